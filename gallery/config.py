@@ -1,0 +1,120 @@
+"""The [gallery] table of the site's config: one defaults table, strict keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from .errors import ConfigError
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    OFF = "off"
+
+
+RULES = ("broken-ref", "case-mismatch", "not-rendered")
+
+DEFAULT_FRONTMATTER_KEYS = (
+    "image",
+    "images",
+    "cover",
+    "cover.image",
+    "featured_image",
+    "thumbnail",
+    "banner",
+    "og_image",
+)
+DEFAULT_IMAGE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif", ".svg",
+    ".bmp", ".tif", ".tiff", ".heic", ".heif", ".jxl", ".ico",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfig:
+    """`[gallery.check]`: what `gallery check` reports and how loudly."""
+
+    severity: tuple[tuple[str, Severity], ...] = tuple((rule, Severity.ERROR) for rule in RULES)
+    ignore: tuple[str, ...] = ()  # glob patterns of pages or images, relative to the site root
+
+    def severity_of(self, rule: str) -> Severity:
+        return dict(self.severity)[rule]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings from `[gallery]`; every default lives here and nowhere else."""
+
+    frontmatter_keys: tuple[str, ...] = DEFAULT_FRONTMATTER_KEYS
+    # shortcode name -> parameters holding an image URL (a name, or a position from 0)
+    shortcodes: tuple[tuple[str, tuple[str | int, ...]], ...] = (("figure", ("src",)),)
+    image_extensions: tuple[str, ...] = DEFAULT_IMAGE_EXTENSIONS
+    check: CheckConfig = field(default_factory=CheckConfig)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str = "[gallery]") -> Config:
+        """Build a Config from the `[gallery]` table; unknown keys or bad types are a ConfigError."""
+        _reject_unknown(table, {f.name for f in fields(cls)}, where)
+        config = cls()
+        changes: dict[str, Any] = {}
+        if "frontmatter_keys" in table:
+            changes["frontmatter_keys"] = _strings(table, "frontmatter_keys", where)
+        if "image_extensions" in table:
+            exts = _strings(table, "image_extensions", where)
+            changes["image_extensions"] = tuple("." + e.lower().lstrip(".") for e in exts)
+        if "shortcodes" in table:
+            changes["shortcodes"] = _shortcodes(table["shortcodes"], f"{where} shortcodes")
+        if "check" in table:
+            changes["check"] = _check(table["check"], f"{where[:-1]}.check]")
+        return replace(config, **changes)
+
+
+def _reject_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(known))})"
+        )
+
+
+def _strings(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} {key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _shortcodes(value: Any, where: str) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table of shortcode name = [parameters]")
+    result = []
+    for name, params in value.items():
+        if not isinstance(params, list) or not all(
+            isinstance(p, str) or (isinstance(p, int) and p >= 0) for p in params
+        ):
+            raise ConfigError(
+                f"{where}.{name} must list parameter names or positions (0, 1, ...), got {params!r}"
+            )
+        result.append((name, tuple(params)))
+    return tuple(result)
+
+
+def _check(value: Any, where: str) -> CheckConfig:
+    _reject_unknown(value, {"ignore", *RULES}, where)
+    severity = dict(CheckConfig().severity)
+    for rule in RULES:
+        if rule in value:
+            try:
+                severity[rule] = Severity(value[rule])
+            except ValueError:
+                levels = ", ".join(s.value for s in Severity)
+                raise ConfigError(f"{where} {rule} must be one of {levels}, got {value[rule]!r}") from None
+    ignore = _strings(value, "ignore", where) if "ignore" in value else ()
+    return CheckConfig(severity=tuple(severity.items()), ignore=ignore)

@@ -1,0 +1,179 @@
+"""Front matter (YAML `---`, TOML `+++`, JSON `{`): its extent, values and image URL spans."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from json.decoder import scanstring
+from typing import Any
+
+import yaml
+
+DELIMITERS = {"---": "yaml", "+++": "toml"}
+PAGE_KEYS = ("url", "slug")  # top-level values the resolver needs
+TOML_LINE = re.compile(
+    r"""^[ \t]*(?:\[\[?[ \t]*(?P<table>[^\]\n]+?)[ \t]*\]\]?"""
+    r"""|(?P<key>(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*'))*)[ \t]*=[ \t]*)""",
+    re.MULTILINE,
+)
+TOML_VALUE = re.compile(r""""(?:[^"\\\n]|\\.)*"|'[^'\n]*'|\[|\]|#[^\n]*|[^\s,\[\]#]+""")
+TOML_KEY_PART = re.compile(r""""([^"\n]*)"|'([^'\n]*)'|([A-Za-z0-9_\-]+)""")
+
+
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    """Where the front matter is and what it says."""
+
+    format: str  # yaml, toml or json
+    start: int  # first character of its content
+    end: int  # end of its content
+    body_start: int  # first character after the closing delimiter line
+    values: dict[str, Any] = field(default_factory=dict)  # top-level scalars
+
+
+def split_front_matter(text: str) -> tuple[FrontMatter | None, list[str]]:
+    """Find the front matter at the start of `text`; problems are one-line messages."""
+    start = 1 if text.startswith("\ufeff") else 0
+    opener = text[start : start + 3]
+    if opener.startswith("{") and not opener.startswith("{{"):  # "{{" opens a shortcode
+        try:
+            _, end = json.JSONDecoder().raw_decode(text, start)
+        except ValueError as e:
+            return None, [f"front matter: invalid JSON: {e}"]
+        return FrontMatter("json", start, end, _next_line(text, end)), []
+    if opener not in DELIMITERS or text[start + 3 : _line_end(text, start)].strip(" \t\r"):
+        return None, []
+    content = _next_line(text, start)
+    closer = re.compile(rf"^{re.escape(opener)}[ \t]*\r?$", re.MULTILINE).search(text, content)
+    if closer is None:
+        return None, [f"front matter: no closing {opener} line"]
+    return FrontMatter(DELIMITERS[opener], content, closer.start(), _next_line(text, closer.end())), []
+
+
+def find_front_matter_urls(
+    text: str, front: FrontMatter, keys: tuple[str, ...], problems: list[str]
+) -> list[tuple[str, int, int]]:
+    """URL strings under `keys` (dotted for nesting) as (url, start, end); fills `front.values`."""
+    content = text[front.start : front.end]
+    wanted = {k.lower() for k in keys}
+    if not any(k.split(".")[0] in content.lower() for k in (*wanted, *PAGE_KEYS)):
+        return []  # most pages name none of the keys: skip parsing them
+    try:
+        found = list(_FINDERS[front.format](text, front, wanted))
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as e:
+        problems.append(f"front matter: invalid {front.format.upper()}: {' '.join(str(e).split())}")
+        return []
+    return found
+
+
+def _yaml_urls(text: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+    node = yaml.compose(text[front.start : front.end], Loader=yaml.CSafeLoader)
+    if node is None:
+        return
+    if not isinstance(node, yaml.MappingNode):
+        raise ValueError("front matter is not a mapping")
+    yield from _yaml_walk(node, "", front, wanted)
+
+
+def _yaml_walk(node: yaml.MappingNode, prefix: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+    for key_node, value in node.value:
+        key = prefix + str(key_node.value).lower()
+        if not prefix and isinstance(value, yaml.ScalarNode):
+            front.values[key] = value.value
+        if isinstance(value, yaml.MappingNode):
+            yield from _yaml_walk(value, key + ".", front, wanted)
+        elif key in wanted:
+            items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for item in items:
+                if isinstance(item, yaml.ScalarNode) and item.value and item.tag.endswith(":str"):
+                    quoted = 1 if item.style in ("'", '"') else 0
+                    start = front.start + item.start_mark.index + quoted
+                    yield item.value, start, front.start + item.end_mark.index - quoted
+
+
+def _toml_urls(text: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+    content = text[front.start : front.end]
+    data = tomllib.loads(content)
+    front.values.update((k.lower(), v) for k, v in data.items() if isinstance(v, str | int | float | bool))
+    table = ""
+    for line in TOML_LINE.finditer(content):
+        if line.group("table") is not None:
+            table = _toml_key(line.group("table")) + "."
+            continue
+        if table + _toml_key(line.group("key")) not in wanted:
+            continue
+        depth = 0
+        for value in TOML_VALUE.finditer(content, line.end()):
+            token = value.group(0)
+            if token == "[":
+                depth += 1
+            elif token == "]":
+                depth -= 1
+            elif token[0] in "\"'":
+                url = tomllib.loads(f"v = {token}")["v"]
+                yield url, front.start + value.start() + 1, front.start + value.end() - 1
+            if depth <= 0 and token != "[" and not token.startswith("#"):
+                break
+
+
+def _toml_key(raw: str) -> str:
+    return ".".join(next(g for g in m.groups() if g is not None) for m in TOML_KEY_PART.finditer(raw)).lower()
+
+
+def _json_urls(text: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+    yield from _json_walk(text, front.start, "", front, wanted)
+
+
+def _json_walk(text: str, i: int, prefix: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+    """Walk one JSON object starting at `i`, yielding wanted strings with their spans."""
+    decoder = json.JSONDecoder()
+    i = _skip_ws(text, i + 1)
+    while text[i] != "}":
+        key, i = scanstring(text, _skip_ws(text, i) + 1)
+        key = prefix + key.lower()
+        i = _skip_ws(text, _skip_ws(text, i) + 1)  # past ':'
+        if text[i] == "{":
+            yield from _json_walk(text, i, key + ".", front, wanted)
+            _, i = decoder.raw_decode(text, i)
+        elif text[i] == "[" and key in wanted:
+            i = _skip_ws(text, i + 1)
+            while text[i] != "]":
+                if text[i] == '"':
+                    value, end = scanstring(text, i + 1)
+                    yield value, i + 1, end - 1
+                    i = end
+                else:
+                    _, i = decoder.raw_decode(text, i)
+                i = _skip_ws(text, i)
+                i = _skip_ws(text, i + 1) if text[i] == "," else i
+            i += 1
+        else:
+            value, end = decoder.raw_decode(text, i)
+            if not prefix and isinstance(value, str | int | float | bool):
+                front.values[key] = value
+            if isinstance(value, str) and key in wanted:
+                yield value, i + 1, end - 1
+            i = end
+        i = _skip_ws(text, i)
+        i = _skip_ws(text, i + 1) if text[i] == "," else i
+
+
+_FINDERS = {"yaml": _yaml_urls, "toml": _toml_urls, "json": _json_urls}
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _line_end(text: str, i: int) -> int:
+    end = text.find("\n", i)
+    return len(text) if end < 0 else end
+
+
+def _next_line(text: str, i: int) -> int:
+    return min(_line_end(text, i) + 1, len(text))

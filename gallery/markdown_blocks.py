@@ -1,0 +1,413 @@
+"""CommonMark block structure (plus GFM tables), line by line, with source offsets.
+
+Only what decides where images can be is modelled: block quotes and list items
+(they change what counts as indentation), fenced and indented code, HTML blocks,
+headings, paragraphs, tables and link reference definitions. The result is a set of
+regions that the inline scanner reads; nothing here builds a document tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .markdown_inline import (
+    Destination,
+    Region,
+    normalize_label,
+    parse_destination,
+    parse_label,
+    parse_title,
+    skip_space,
+)
+
+ATX = re.compile(r"(#{1,6})(?:[ \t]+|$)")
+FENCE = re.compile(r"(`{3,}|~{3,})")
+THEMATIC = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+SETEXT = re.compile(r"(=+|-+)[ \t]*$")
+BULLET = re.compile(r"([-+*])(?=[ \t]|$)")
+ORDERED = re.compile(r"([0-9]{1,9})([.)])(?=[ \t]|$)")
+TABLE_DELIMITER = re.compile(r"\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*$")
+TABLE_PIPE = re.compile(r"\\.|\|")
+HTML_END_1 = re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE)
+HTML_STARTS = (
+    (re.compile(r"<(?:script|pre|style|textarea)(?:[ \t>]|$)", re.IGNORECASE), HTML_END_1),
+    (re.compile(r"<!--"), re.compile(r"-->")),
+    (re.compile(r"<\?"), re.compile(r"\?>")),
+    (re.compile(r"<![A-Za-z]"), re.compile(r">")),
+    (re.compile(r"<!\[CDATA\["), re.compile(r"\]\]>")),
+    (
+        re.compile(
+            r"</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup"
+            r"|dd|details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame"
+            r"|frameset|h[1-6]|head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav"
+            r"|noframes|ol|optgroup|option|p|param|search|section|summary|table|tbody|td|tfoot|th"
+            r"|thead|title|tr|track|ul)(?:[ \t]|/?>|$)",
+            re.IGNORECASE,
+        ),
+        None,
+    ),
+)
+_ATTR = r"""(?:[ \t]+[A-Za-z_:][A-Za-z0-9_.:\-]*(?:[ \t]*=[ \t]*(?:[^ \t"'=<>`]+|'[^'\n]*'|"[^"\n]*"))?)"""
+HTML_START_7 = re.compile(r"(?:<[A-Za-z][A-Za-z0-9\-]*" + _ATTR + r"*[ \t]*/?>|</[A-Za-z][A-Za-z0-9\-]*[ \t]*>)[ \t]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RefDefinition:
+    """A link reference definition `[label]: url`: the URL span is in the source."""
+
+    url: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    """What the block pass found in a document body."""
+
+    inline: tuple[Region, ...]  # paragraphs, headings, table cells: Markdown is parsed here
+    html: tuple[Region, ...]  # HTML blocks: tags are read here; Markdown is printed as text
+    quiet: tuple[tuple[int, int], ...]  # source spans of code blocks
+    definitions: dict[str, RefDefinition]
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: str  # quote, item, para, fence, icode, html
+    indent: int = 0  # item: content column; fence: its own indent
+    fence: str = ""
+    html_end: re.Pattern[str] | None = None
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    blank_start: bool = False
+    start: int = 0
+
+
+@dataclass(slots=True)
+class _Line:
+    """One source line and how far the container markers have been consumed."""
+
+    text: str
+    offset: int
+    pos: int = 0
+    col: int = 0
+
+    def indent(self) -> tuple[int, int, int]:
+        """Columns of white space from the current position, and where it ends."""
+        pos, col = self.pos, self.col
+        while pos < len(self.text) and self.text[pos] in " \t":
+            col += 4 - col % 4 if self.text[pos] == "\t" else 1
+            pos += 1
+        return col - self.col, pos, col
+
+    def advance(self, columns: int) -> None:
+        """Consume `columns` columns of indentation (a tab may be split)."""
+        target = self.col + columns
+        while self.col < target and self.pos < len(self.text) and self.text[self.pos] in " \t":
+            width = 4 - self.col % 4 if self.text[self.pos] == "\t" else 1
+            self.col += width
+            self.pos += 1
+
+    def blank(self) -> bool:
+        return not self.text[self.pos :].strip(" \t")
+
+    def rest(self) -> tuple[int, str]:
+        return self.offset + self.pos, self.text[self.pos :]
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.stack: list[_Block] = []
+        self.inline: list[Region] = []
+        self.html: list[Region] = []
+        self.quiet: list[tuple[int, int]] = []
+        self.definitions: dict[str, RefDefinition] = {}
+
+    # -- closing -------------------------------------------------------------
+    def close_from(self, depth: int, end: int) -> None:
+        while len(self.stack) > depth:
+            self.finish(self.stack.pop(), end)
+
+    def finish(self, block: _Block, end: int) -> None:
+        if block.kind == "para":
+            self.finish_paragraph(block.lines)
+        elif block.kind == "html":
+            self.html.append(Region.from_pieces(block.lines))
+        elif block.kind in ("fence", "icode"):
+            self.quiet.append((block.start, end))
+
+    def finish_paragraph(self, lines: list[tuple[int, str]], heading: bool = False) -> bool:
+        """Take reference definitions off the front; the rest is a paragraph or a table."""
+        lines = self.take_definitions(lines)
+        if not lines:
+            return False
+        if not heading and (table := _split_table(lines)) is not None:
+            before, cells = table
+            if before:
+                self.inline.append(Region.from_pieces(before))
+            self.inline.extend(cells)
+        else:
+            self.inline.append(Region.from_pieces(_trimmed(lines)))
+        return True
+
+    def take_definitions(self, lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        while lines and lines[0][1].lstrip(" \t").startswith("["):
+            region = Region.from_pieces(_trimmed(lines, keep_end=True))
+            used = _parse_definition(region, self.definitions)
+            if used is None:
+                break
+            if used >= len(region.text):
+                return []
+            lines = lines[region.text.count("\n", 0, used) :]  # a definition ends at a line end
+        return lines
+
+    # -- per line ------------------------------------------------------------
+    def feed(self, line: _Line) -> None:
+        matched = self.match_containers(line)
+        tip = self.stack[-1] if self.stack else None
+        leaf = tip if tip is not None and tip.kind not in ("quote", "item") else None
+        all_matched = matched == len(self.stack) - (1 if leaf else 0)
+        if leaf is not None and all_matched and leaf.kind in ("fence", "icode", "html"):
+            if self.continue_leaf(leaf, line):
+                return
+            self.stack.pop()
+            self.finish(leaf, line.offset)
+            leaf = None
+        paragraph = leaf if leaf is not None and leaf.kind == "para" else None
+        if self.open_blocks(line, matched, paragraph is not None, all_matched):
+            return
+        if paragraph is not None and not line.blank():
+            paragraph.lines.append(line.rest())  # continuation, or a lazy continuation line
+            return
+        self.close_from(matched, line.offset)
+        if not line.blank():
+            self.stack.append(_Block("para", lines=[line.rest()]))
+
+    def match_containers(self, line: _Line) -> int:
+        for depth, block in enumerate(self.stack):
+            if block.kind == "quote":
+                indent, pos, col = line.indent()
+                if indent > 3 or pos >= len(line.text) or line.text[pos] != ">":
+                    return depth
+                line.pos, line.col = pos + 1, col + 1
+                if line.pos < len(line.text) and line.text[line.pos] in " \t":
+                    line.advance(1)
+            elif block.kind == "item":
+                if line.blank():
+                    if block.blank_start:  # an item may begin with at most one blank line
+                        return depth
+                    continue
+                if line.indent()[0] < block.indent:
+                    return depth
+                block.blank_start = False
+                line.advance(block.indent)
+            else:
+                return depth
+        return len(self.stack)
+
+    def continue_leaf(self, tip: _Block, line: _Line) -> bool:
+        """Feed a line to an open code or HTML block; False when the block ends before it."""
+        if tip.kind == "fence":
+            indent, pos, _ = line.indent()
+            close = FENCE.match(line.text, pos)
+            if indent <= 3 and close and close.group(1)[0] == tip.fence[0] and len(close.group(1)) >= len(tip.fence) and not line.text[close.end() :].strip(" \t"):
+                self.stack.pop()
+                self.quiet.append((tip.start, line.offset + len(line.text)))
+            return True
+        if tip.kind == "icode":
+            indent, _, _ = line.indent()
+            return indent >= 4 or line.blank()
+        if tip.html_end is None:
+            if line.blank():
+                return False
+            tip.lines.append((line.offset, line.text))
+            return True
+        tip.lines.append((line.offset, line.text))
+        if tip.html_end.search(line.text):
+            self.stack.pop()
+            self.finish(tip, line.offset + len(line.text))
+        return True
+
+    def open_blocks(self, line: _Line, matched: int, paragraph_tip: bool, all_matched: bool) -> bool:
+        """Start new blocks at the line's position; True when the line is used up."""
+        started = False
+        while True:
+            indent, pos, col = line.indent()
+            if pos >= len(line.text):
+                if started and self.stack[-1].kind == "item":
+                    self.stack[-1].blank_start = True
+                return started
+            # Some blocks may not interrupt the paragraph that this line would continue.
+            interrupting = paragraph_tip and all_matched and not started
+            if indent >= 4:
+                if paragraph_tip and not started:
+                    return False
+                self.close_from(matched, line.offset)
+                line.advance(4)
+                self.stack.append(_Block("icode", start=line.offset))
+                return True
+            text, char = line.text, line.text[pos]
+            if char == ">":
+                self.close_from(matched, line.offset)
+                line.pos, line.col = pos + 1, col + 1
+                if line.pos < len(text) and text[line.pos] in " \t":
+                    line.advance(1)
+                self.stack.append(_Block("quote"))
+                matched, started = len(self.stack), True
+                continue
+            if m := ATX.match(text, pos):
+                self.close_from(matched, line.offset)
+                content = re.sub(r"(?:^|[ \t]+)#+[ \t]*$", "", text[m.end() :]).strip(" \t")
+                self.inline.append(Region.from_pieces([(line.offset + text.index(content, m.end()) if content else line.offset, content)]))
+                return True
+            if (m := FENCE.match(text, pos)) and not (m.group(1)[0] == "`" and "`" in text[m.end() :]):
+                self.close_from(matched, line.offset)
+                self.stack.append(_Block("fence", indent=indent, fence=m.group(1), start=line.offset))
+                return True
+            if char == "<" and (block := _html_start(text, pos, interrupting)) is not None:
+                self.close_from(matched, line.offset)
+                block.lines.append((line.offset, text))
+                if block.html_end is not None and block.html_end.search(text, pos):
+                    self.finish(block, line.offset + len(text))
+                else:
+                    self.stack.append(block)
+                return True
+            if interrupting and (m := SETEXT.match(text, pos)):
+                paragraph = self.stack.pop()
+                if not self.finish_paragraph(paragraph.lines, heading=True) and m.group(1)[0] == "=":
+                    self.stack.append(_Block("para", lines=[line.rest()]))
+                return True
+            if THEMATIC.match(text, pos):
+                self.close_from(matched, line.offset)
+                return True
+            item = BULLET.match(text, pos) or ORDERED.match(text, pos)
+            if item is not None:
+                after = item.end()
+                empty = not text[after:].strip(" \t")
+                if interrupting and (empty or (item.re is ORDERED and item.group(1) != "1")):
+                    return False
+                self.close_from(matched, line.offset)
+                line.pos, line.col = after, col + (after - pos)
+                spaces, _, _ = line.indent()
+                if empty or spaces > 4:
+                    spaces = 1
+                line.advance(spaces)
+                self.stack.append(_Block("item", indent=col + (after - pos) + spaces))
+                matched, started = len(self.stack), True
+                continue
+            if started:
+                self.stack.append(_Block("para", lines=[line.rest()]))
+            return started
+
+
+def _trimmed(lines: list[tuple[int, str]], keep_end: bool = False) -> list[tuple[int, str]]:
+    """Paragraph lines without leading white space, and the last without trailing."""
+    pieces = []
+    for offset, text in lines:
+        stripped = text.lstrip(" \t")
+        pieces.append((offset + len(text) - len(stripped), stripped))
+    if not keep_end:
+        offset, last = pieces[-1]
+        pieces[-1] = (offset, last.rstrip(" \t"))
+    return pieces
+
+
+def _html_start(text: str, pos: int, interrupting: bool) -> _Block | None:
+    for start, end in HTML_STARTS:
+        if start.match(text, pos):
+            return _Block("html", html_end=end)
+    if not interrupting and HTML_START_7.match(text, pos):
+        return _Block("html", html_end=None)
+    return None
+
+
+def _parse_definition(region: Region, definitions: dict[str, RefDefinition]) -> int | None:
+    """Parse one `[label]: dest "title"` at the start of `region`; return where it ends."""
+    text = region.text
+    label_end = parse_label(text, 0)
+    if label_end is None or not text.startswith(":", label_end):
+        return None
+    dest_start = skip_space(text, label_end + 1)
+    dest = parse_destination(text, dest_start)
+    if dest is None or (dest.start == dest.end and not text.startswith("<", dest_start)):
+        return None
+    end = dest.end + (1 if text.startswith("<", dest_start) else 0)
+    line_end = _line_end_after_space(text, end)
+    title_start = skip_space(text, end)
+    title_end = parse_title(text, title_start) if title_start > end else None
+    if title_end is not None and (after := _line_end_after_space(text, title_end)) is not None:
+        end_of_def = after
+    elif line_end is not None:
+        end_of_def = line_end
+    else:
+        return None
+    label = normalize_label(text[1 : label_end - 1])
+    definitions.setdefault(
+        label,
+        RefDefinition(dest.url, region.source_offset(dest.start), region.source_offset(dest.start) + dest.end - dest.start),
+    )
+    return end_of_def
+
+
+def _line_end_after_space(text: str, pos: int) -> int | None:
+    """Position after the line end if only spaces follow `pos` on its line, else None."""
+    i = pos
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    if i == len(text):
+        return i
+    return i + 1 if text[i] == "\n" else None
+
+
+def _split_cells(offset: int, text: str) -> list[tuple[int, str]]:
+    """Cells of a table row as (source offset, stripped text); escaped pipes stay."""
+    bounds, start = [], 0
+    for m in TABLE_PIPE.finditer(text):
+        if m.group(0) == "|":
+            bounds.append((start, m.start()))
+            start = m.end()
+    bounds.append((start, len(text)))
+    if bounds and not text[bounds[0][0] : bounds[0][1]].strip(" \t") and text.lstrip(" \t").startswith("|"):
+        bounds = bounds[1:]
+    if bounds and not text[bounds[-1][0] : bounds[-1][1]].strip(" \t") and text.rstrip(" \t").endswith("|"):
+        bounds = bounds[:-1]
+    cells = []
+    for a, b in bounds:
+        cell = text[a:b]
+        stripped = cell.strip(" \t")
+        cells.append((offset + a + (len(cell) - len(cell.lstrip(" \t"))), stripped))
+    return cells
+
+
+def _split_table(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[Region]] | None:
+    """GFM table inside a paragraph: the lines before it and one region per cell."""
+    for i in range(1, len(lines)):
+        delimiter = lines[i][1].strip(" \t")
+        if "-" not in delimiter or not TABLE_DELIMITER.match(delimiter):
+            continue
+        columns = len(_split_cells(0, delimiter))
+        header = _split_cells(*lines[i - 1])
+        if len(header) != columns or ("|" not in delimiter and columns == 1):
+            return None
+        cells = [Region.from_pieces([cell]) for cell in header]
+        for offset, text in lines[i + 1 :]:
+            for index, cell in enumerate(_split_cells(offset, text)):
+                cells.append(Region.from_pieces([cell], rendered=index < columns))
+        return (_trimmed(lines[: i - 1]) if i > 1 else []), cells
+    return None
+
+
+def parse_blocks(text: str, start: int = 0) -> Blocks:
+    """Block structure of `text[start:]`; every offset refers to `text`."""
+    parser = _Parser()
+    offset = start
+    end = len(text)
+    while offset < end:
+        newline = text.find("\n", offset)
+        stop = end if newline < 0 else newline
+        content = text[offset:stop]
+        if content.endswith("\r"):
+            content = content[:-1]
+        parser.feed(_Line(content, offset))
+        offset = stop + 1
+    parser.close_from(0, end)
+    return Blocks(tuple(parser.inline), tuple(parser.html), tuple(parser.quiet), parser.definitions)
