@@ -21,6 +21,11 @@ from .markdown_inline import (
     skip_space,
 )
 
+BLOCK_START_CHARS = frozenset(">#`~<=-*_+0123456789")
+# Lines that may start a block or need indentation rules; all others are prose.
+NOT_PROSE = re.compile(r"[ \t><]|#{1,6}(?:[ \t]|$)|`{3}|~{3}|[-*+](?:[ \t]|$)|[-*_=][-*_= \t]*$|[0-9]{1,9}[.)](?:[ \t]|$)")
+INLINE_SYNTAX = re.compile(r"[\[<`]")  # no image, tag or code span without one of these
+PROSE_ITEM = re.compile(r"([-*+]|[0-9]{1,9}[.)]) {1,4}(?=[^ \t])")
 ATX = re.compile(r"(#{1,6})(?:[ \t]+|$)")
 FENCE = re.compile(r"(`{3,}|~{3,})")
 THEMATIC = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -104,6 +109,11 @@ class _Line:
         target = self.col + columns
         while self.col < target and self.pos < len(self.text) and self.text[self.pos] in " \t":
             width = 4 - self.col % 4 if self.text[self.pos] == "\t" else 1
+            if self.col + width > target:
+                # Stay on the tab: its remaining columns still count as indentation,
+                # and `indent` measures them from `col`.
+                self.col = target
+                return
             self.col += width
             self.pos += 1
 
@@ -137,6 +147,8 @@ class _Parser:
 
     def finish_paragraph(self, lines: list[tuple[int, str]], heading: bool = False) -> bool:
         """Take reference definitions off the front; the rest is a paragraph or a table."""
+        if not any(INLINE_SYNTAX.search(text) for _, text in lines):
+            return any(text.strip(" \t") for _, text in lines)  # nothing to find in it
         lines = self.take_definitions(lines)
         if not lines:
             return False
@@ -161,6 +173,42 @@ class _Parser:
         return lines
 
     # -- per line ------------------------------------------------------------
+    def feed_prose(self, text: str, offset: int) -> bool:
+        """Fast path for the common lines; False when the full rules are needed.
+
+        A line that starts at column 0 with prose matches no container (a quote needs
+        `>`, an item indentation) and starts no block: it continues an open paragraph
+        (lazily, if need be) or closes everything and starts one. A column-0 list item
+        whose text is prose closes everything and opens an item with a paragraph.
+        """
+        stack = self.stack
+        tip = stack[-1] if stack else None
+        if tip is not None and tip.kind in ("fence", "html") and len(stack) == 1:
+            return False  # the line may belong to the open block
+        if not NOT_PROSE.match(text):
+            if not text:
+                # A blank line continues list items and closes a paragraph.
+                leaf = 1 if tip is not None and tip.kind == "para" else 0
+                if any(b.kind != "item" or b.blank_start for b in stack[: len(stack) - leaf]):
+                    return False
+                if leaf:
+                    self.finish(stack.pop(), offset)
+            elif tip is not None and tip.kind == "para":
+                tip.lines.append((offset, text))
+            else:
+                self.close_from(0, offset)
+                stack.append(_Block("para", lines=[(offset, text)]))
+            return True
+        item = PROSE_ITEM.match(text)
+        if item is None or NOT_PROSE.match(text, item.end()):
+            return False
+        if item.group(1)[0].isdigit() and item.group(1)[:-1] != "1" and tip is not None and tip.kind == "para" and len(stack) == 1:
+            return False  # such an item cannot interrupt a paragraph
+        self.close_from(0, offset)
+        stack.append(_Block("item", indent=item.end()))
+        stack.append(_Block("para", lines=[(offset + item.end(), text[item.end() :])]))
+        return True
+
     def feed(self, line: _Line) -> None:
         matched = self.match_containers(line)
         tip = self.stack[-1] if self.stack else None
@@ -246,6 +294,8 @@ class _Parser:
                 self.stack.append(_Block("icode", start=line.offset))
                 return True
             text, char = line.text, line.text[pos]
+            if char not in BLOCK_START_CHARS:  # most lines are prose: no regex needed
+                break
             if char == ">":
                 self.close_from(matched, line.offset)
                 line.pos, line.col = pos + 1, col + 1
@@ -294,9 +344,10 @@ class _Parser:
                 self.stack.append(_Block("item", indent=col + (after - pos) + spaces))
                 matched, started = len(self.stack), True
                 continue
-            if started:
-                self.stack.append(_Block("para", lines=[line.rest()]))
-            return started
+            break
+        if started:
+            self.stack.append(_Block("para", lines=[line.rest()]))
+        return started
 
 
 def _trimmed(lines: list[tuple[int, str]], keep_end: bool = False) -> list[tuple[int, str]]:
@@ -400,14 +451,12 @@ def parse_blocks(text: str, start: int = 0) -> Blocks:
     """Block structure of `text[start:]`; every offset refers to `text`."""
     parser = _Parser()
     offset = start
-    end = len(text)
-    while offset < end:
-        newline = text.find("\n", offset)
-        stop = end if newline < 0 else newline
-        content = text[offset:stop]
+    for content in text[start:].split("\n"):
+        line_offset, offset = offset, offset + len(content) + 1
         if content.endswith("\r"):
             content = content[:-1]
-        parser.feed(_Line(content, offset))
-        offset = stop + 1
+        if not parser.feed_prose(content, line_offset):
+            parser.feed(_Line(content, line_offset))
+    end = len(text)
     parser.close_from(0, end)
     return Blocks(tuple(parser.inline), tuple(parser.html), tuple(parser.quiet), parser.definitions)
