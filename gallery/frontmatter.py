@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 DELIMITERS = {"---": "yaml", "+++": "toml"}
-PAGE_KEYS = ("url", "slug")  # top-level values the resolver needs
 TOML_LINE = re.compile(
     r"""^[ \t]*(?:\[\[?[ \t]*(?P<table>[^\]\n]+?)[ \t]*\]\]?"""
     r"""|(?P<key>(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*'))*)[ \t]*=[ \t]*)""",
@@ -57,11 +56,8 @@ def find_front_matter_urls(
     text: str, front: FrontMatter, keys: tuple[str, ...], problems: list[str]
 ) -> list[tuple[str, int, int]]:
     """URL strings under `keys` (dotted for nesting) as (url, start, end); fills `front.values`."""
-    content = text[front.start : front.end]
     wanted = {k.lower() for k in keys}
-    if not any(k.split(".")[0] in content.lower() for k in (*wanted, *PAGE_KEYS)):
-        return []  # most pages name none of the keys: skip parsing them
-    try:
+    try:  # parsed even without wanted keys: a malformed front matter breaks the Hugo build
         found = list(_FINDERS[front.format](text, front, wanted))
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as e:
         problems.append(f"front matter: invalid {front.format.upper()}: {' '.join(str(e).split())}")
