@@ -46,10 +46,12 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, list[str]]:
     if opener not in DELIMITERS or text[start + 3 : _line_end(text, start)].strip(" \t\r"):
         return None, []
     content = _next_line(text, start)
-    closer = re.compile(rf"^{re.escape(opener)}[ \t]*\r?$", re.MULTILINE).search(text, content)
+    # Hugo ends the front matter at the first line that starts with the delimiter and reads
+    # the rest of that line as content ("-------------" closes it, leaving a thematic break).
+    closer = re.compile(rf"^{re.escape(opener)}", re.MULTILINE).search(text, content)
     if closer is None:
         return None, [f"front matter: no closing {opener} line"]
-    return FrontMatter(DELIMITERS[opener], content, closer.start(), _next_line(text, closer.end())), []
+    return FrontMatter(DELIMITERS[opener], content, closer.start(), closer.end()), []
 
 
 def find_front_matter_urls(
