@@ -1,0 +1,430 @@
+"""The I/O edge for walking and reading a site. Never writes; never reads outside the site root.
+
+Walkers yield ScanWarning values in line with the files they find (a symlink loop, a link
+out of the site, a FIFO), so the caller can report them and go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import stat
+import tomllib
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from .frontmatter import split_front_matter
+from .model import ImageFile, ScanWarning
+from .resolve import (
+    ContentFile,
+    PublishedFile,
+    bundle_url,
+    content_language,
+    is_content_name,
+    page_stem,
+)
+from .site import Site
+
+__all__ = [
+    "ContentFile",
+    "PublishedFile",
+    "find_names_outside_content",
+    "iter_content_files",
+    "iter_published_images",
+    "parse_front_matter",
+    "read_front_matter",
+    "read_image_file",
+    "read_text_file",
+]
+
+# Raster formats whose headers Pillow reads. Never EPS/PS: Pillow hands those to Ghostscript.
+# MPO has no opener of its own: the JPEG one returns it (format "MPO").
+RASTER_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "BMP", "TIFF", "ICO")
+# Files outside content that may name an image: templates, styles, scripts, data, strings.
+_TEXT_SUFFIXES = (
+    ".css", ".scss", ".sass", ".less", ".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx",
+    ".html", ".htm", ".xml", ".json", ".yaml", ".yml", ".toml", ".txt", ".svg", ".webmanifest",
+)  # fmt: skip
+_STYLE_SCRIPT_SUFFIXES = (".css", ".scss", ".sass", ".less", ".js", ".mjs", ".cjs", ".webmanifest")
+
+Walked = PurePosixPath | ScanWarning
+
+
+# --- walking -------------------------------------------------------------------------------
+
+
+def iter_content_files(site: Site) -> Iterator[ContentFile | ScanWarning]:
+    """Every content file Hugo renders as a page, with its language; sorted by path."""
+    for content_dir, owner in _content_dirs(site):
+        files, problems = _split(_walk(site.root, content_dir, skip_hidden=True))
+        yield from problems
+        leaves = _leaf_dirs(site, files)
+        for path in files:
+            if not is_content_name(path.name) or _inside_leaf(site, path, leaves):
+                continue
+            code = content_language(site, path.name) or owner or site.default_language.code
+            yield ContentFile(path, code, path.relative_to(content_dir))
+
+
+def iter_published_images(
+    site: Site, image_extensions: Iterable[str]
+) -> Iterator[PublishedFile | ScanWarning]:
+    """Every image in the static dirs, page bundles and assets/, with the URL Hugo publishes it at.
+
+    Static files come in copy order (a later one wins the same URL, as in Hugo); bundle
+    resources Hugo publishes nowhere come with `url_path=None`; assets/ files come with
+    `asset=True` (published only when something uses them).
+    """
+    extensions = tuple(e.lower() for e in image_extensions)
+    is_image = lambda p: p.suffix.lower() in extensions  # noqa: E731
+    for static_dir in _static_dirs(site):
+        # Hugo publishes hidden files from static dirs too (checked: .hidden/x.png is copied).
+        for item in _walk(site.root, static_dir, skip_hidden=False):
+            if isinstance(item, ScanWarning):
+                yield item
+            elif is_image(item):
+                yield PublishedFile(item, "/" + str(item.relative_to(static_dir)))
+    for content_dir, owner in _content_dirs(site):
+        yield from _bundle_resources(site, content_dir, owner, is_image)
+    for asset_dir in (site.asset_dir, *(t / "assets" for t in site.theme_dirs)):
+        for item in _walk(site.root, asset_dir, skip_hidden=True):
+            if isinstance(item, ScanWarning):
+                yield item
+            elif is_image(item):
+                yield PublishedFile(item, "/" + str(item.relative_to(asset_dir)), asset=True)
+
+
+def _static_dirs(site: Site) -> list[PurePosixPath]:
+    # Single-host sites copy every language's static dirs to the site root, in language order
+    # (checked: a languages.fr.staticDir file lands at /x.png, and fr's copy wins over en's).
+    dirs = [t / "static" for t in reversed(site.theme_dirs)]
+    for lang in site.languages:
+        dirs.extend(d for d in lang.static_dirs if d not in dirs)
+    return dirs
+
+
+def _content_dirs(site: Site) -> list[tuple[PurePosixPath, str | None]]:
+    """Each content dir once, with the language that owns it (None: shared by default)."""
+    dirs: dict[PurePosixPath, str | None] = {}
+    for lang in site.languages:
+        for d in lang.content_dirs:
+            if lang.own_content_dir:
+                dirs[d] = lang.code
+            else:
+                dirs.setdefault(d, None)
+    return sorted(dirs.items())
+
+
+def _bundle_resources(
+    site: Site, content_dir: PurePosixPath, owner: str | None, is_image: Callable[[PurePosixPath], bool]
+) -> Iterator[PublishedFile | ScanWarning]:
+    files, problems = _split(_walk(site.root, content_dir, skip_hidden=True))
+    yield from problems
+    default = owner or site.default_language.code
+    pages = [
+        ContentFile(p, content_language(site, p.name) or default, p.relative_to(content_dir))
+        for p in files
+        if is_content_name(p.name)
+    ]
+    leaves = _leaf_dirs(site, files)
+    pages = [p for p in pages if not _inside_leaf(site, p.path, leaves)]
+    index_pages = {
+        (p.path.parent, p.language): p for p in pages if page_stem(site, p.path.name) in ("index", "_index")
+    }
+    branches = {p.path.parent for p in pages if page_stem(site, p.path.name) == "_index"}
+    # A top-level folder holding pages is a section even without _index.md (checked: its
+    # resources go under the lowercased section URL); a folder of images alone is not.
+    sections: dict[PurePosixPath, set[str]] = {}
+    for p in pages:
+        top = content_dir / p.content_path.parts[0]
+        if len(p.content_path.parts) > 1 and top not in leaves:
+            sections.setdefault(top, set()).add(p.language)
+    front_matter: dict[PurePosixPath, Mapping[str, Any]] = {}
+    for path in files:
+        if not is_image(path):
+            continue
+        bundle = _owning_bundle(path, content_dir, leaves, branches, sections)
+        lang = content_language(site, path.name) or default
+        page = index_pages.get((bundle, lang))
+        if page is None and (bundle == content_dir or lang in sections.get(bundle, ())):
+            # The home page and folder sections exist without an _index.md file.
+            page = ContentFile(bundle / "_index.md", lang, bundle.relative_to(content_dir) / "_index.md")
+        if page is None:
+            # Checked: a resource without a language suffix belongs to the default language
+            # and is not published when the bundle has no page in that language.
+            yield PublishedFile(path, None, bundle, lang)
+            continue
+        if page.path not in front_matter:
+            front_matter[page.path] = read_front_matter(site.root, page.path)
+        base = bundle_url(site, page, front_matter[page.path])
+        # Resource paths keep their case and spaces; only the page part of the URL is sanitised.
+        yield PublishedFile(path, base + str(path.relative_to(bundle)), bundle, lang)
+
+
+def _owning_bundle(
+    path: PurePosixPath,
+    content_dir: PurePosixPath,
+    leaves: set[PurePosixPath],
+    branches: set[PurePosixPath],
+    sections: Mapping[PurePosixPath, set[str]],
+) -> PurePosixPath:
+    ancestors = [a for a in path.parents if a == content_dir or content_dir in a.parents]
+    for a in reversed(ancestors):  # the outermost leaf: bundles do not nest inside a leaf
+        if a in leaves:
+            return a
+    for a in ancestors:
+        if a in branches or a in sections:
+            return a
+    return content_dir
+
+
+def _leaf_dirs(site: Site, files: Iterable[PurePosixPath]) -> set[PurePosixPath]:
+    return {p.parent for p in files if is_content_name(p.name) and page_stem(site, p.name) == "index"}
+
+
+def _inside_leaf(site: Site, path: PurePosixPath, leaves: set[PurePosixPath]) -> bool:
+    """True for a content file Hugo treats as a resource: below a leaf bundle's index file."""
+    if page_stem(site, path.name) == "index" and path.parent in leaves:
+        return any(a in leaves for a in path.parent.parents)
+    return any(a in leaves for a in path.parents)
+
+
+def _split(items: Iterable[Walked]) -> tuple[list[PurePosixPath], list[ScanWarning]]:
+    files, problems = [], []
+    for item in items:
+        (problems if isinstance(item, ScanWarning) else files).append(item)
+    return files, problems
+
+
+def _walk(root: Path, start: PurePosixPath, skip_hidden: bool) -> Iterator[Walked]:
+    """Regular files under START (relative to root), sorted; links out of the root or looping are reported."""
+    root_real = _real_root(root)
+    top = os.path.join(root, start)
+    if not os.path.lexists(top):
+        return
+    real = os.path.realpath(top)
+    if not _inside(real, root_real):
+        yield ScanWarning(start, "symlink to outside the site root, not followed")
+        return
+    if not os.path.isdir(real):
+        return
+    yield from _walk_dir(root, root_real, start, real, (real,), skip_hidden)
+
+
+def _walk_dir(
+    root: Path, root_real: str, rel: PurePosixPath, real: str, ancestors: tuple[str, ...], skip_hidden: bool
+) -> Iterator[Walked]:
+    try:
+        entries = sorted(os.scandir(real), key=lambda e: e.name)
+    except OSError as e:
+        yield ScanWarning(rel, f"cannot list folder: {e.strerror}")
+        return
+    for entry in entries:
+        if skip_hidden and entry.name.startswith("."):
+            continue
+        path = rel / entry.name
+        # d_type answers is_dir/is_file without a stat call; only links need resolving.
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if not _inside(target, root_real):
+                yield ScanWarning(path, "symlink to outside the site root, not followed")
+                continue
+            try:
+                mode = os.stat(target).st_mode
+            except OSError:
+                yield ScanWarning(path, "broken symlink, skipped")
+                continue
+        else:
+            target = os.path.join(real, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                mode = stat.S_IFDIR
+            elif entry.is_file(follow_symlinks=False):
+                mode = stat.S_IFREG
+            else:
+                mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            if target in ancestors:
+                yield ScanWarning(path, "symlink loop, not followed")
+                continue
+            yield from _walk_dir(root, root_real, path, target, (*ancestors, target), skip_hidden)
+        elif stat.S_ISREG(mode):
+            yield path
+        else:
+            yield ScanWarning(path, "not a regular file (a FIFO, socket or device), skipped")
+
+
+@functools.lru_cache(maxsize=8)
+def _real_root(root: Path) -> str:
+    return os.path.realpath(root)
+
+
+def _inside(real: str, root_real: str) -> bool:
+    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _open_regular(root: Path, path: PurePosixPath) -> int | ScanWarning:
+    """A read-only descriptor for a regular file inside the root, or why there is none."""
+    root_real = _real_root(root)
+    real = os.path.realpath(os.path.join(root, path))
+    if not _inside(real, root_real):
+        return ScanWarning(path, "leads outside the site root, not read")
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then rejects it.
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(real, flags)
+    except OSError as e:
+        return ScanWarning(path, f"cannot read: {e.strerror}")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return ScanWarning(path, "not a regular file (a FIFO, socket or device), not read")
+    return fd
+
+
+def read_image_file(root: Path, path: PurePosixPath) -> ImageFile | ScanWarning:
+    """Size, dimensions and format from the file's header only.
+
+    A file Pillow cannot identify is an ImageFile with format None (the caller decides how to
+    report it); a file that cannot be read at all is a ScanWarning.
+    """
+    fd = _open_regular(root, path)
+    if isinstance(fd, ScanWarning):
+        return fd
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if path.suffix.lower() in (".svg", ".svgz"):
+            return ImageFile(path, size, None, None, "SVG")
+        try:
+            with warnings.catch_warnings():
+                # Header reads only: the pixel-count warning is about decoding, which we never do.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(f, formats=_raster_formats()) as im:
+                    width, height = im.size
+                    fmt = im.format
+        except Image.DecompressionBombError:
+            return ScanWarning(path, "image too large for Pillow to open (over its decompression-bomb limit)")
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError):
+            # Truncated or corrupt headers raise any of these from Pillow's plugins.
+            return ImageFile(path, size, None, None, None)
+    return ImageFile(path, size, width, height, fmt)
+
+
+@functools.cache
+def _raster_formats() -> tuple[str, ...]:
+    # Pillow raises KeyError for a format it was built without (AVIF on some builds).
+    Image.init()
+    return tuple(f for f in RASTER_FORMATS if f in Image.OPEN)
+
+
+def read_text_file(root: Path, path: PurePosixPath) -> tuple[str | None, ScanWarning | None]:
+    """The file as text, BOM kept; invalid UTF-8 bytes kept as surrogates (with a warning).
+
+    An unreadable file gives (None, warning).
+    """
+    fd = _open_regular(root, path)
+    if isinstance(fd, ScanWarning):
+        return None, fd
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read()
+        except OSError as e:
+            return None, ScanWarning(path, f"cannot read: {e.strerror}")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        # surrogateescape keeps every byte, so re-encoding gives exact byte offsets.
+        text = data.decode("utf-8", "surrogateescape")
+        message = f"not valid UTF-8 (first bad byte at offset {e.start}); bad bytes kept as they are"
+        return text, ScanWarning(path, message)
+
+
+def read_front_matter(root: Path, path: PurePosixPath) -> Mapping[str, Any]:
+    """The page's front matter as a mapping; {} when it has none or it cannot be parsed."""
+    text, _ = read_text_file(root, path)
+    return parse_front_matter(text) if text else {}
+
+
+def parse_front_matter(text: str) -> Mapping[str, Any]:
+    """The front matter of TEXT as a mapping; {} when it has none or it cannot be parsed."""
+    # The extent comes from the scanner's own rules, so URLs and the scan agree on it.
+    front, _ = split_front_matter(text)
+    if front is None:
+        return {}
+    body = text[front.start : front.end]
+    try:
+        if front.format == "json":
+            data = json.loads(body)
+        elif front.format == "toml":
+            data = tomllib.loads(body)
+        else:
+            data = yaml.load(body, Loader=yaml.CSafeLoader)  # noqa: S506 (the safe loader)
+    except (ValueError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# --- names used outside content ------------------------------------------------------------
+
+
+def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
+    """Which of NAMES appear in layouts, themes, data, assets, i18n, static CSS/JS or the config."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted[name] = name
+        wanted.setdefault(quote(name), name)  # url(my%20photo.png) in CSS
+    if not wanted:
+        return set()
+    lengths = sorted({len(w) for w in wanted})
+    suffixes = sorted({w.rsplit(".", 1)[1].lower() for w in wanted if "." in w}, key=len, reverse=True)
+    if not suffixes:
+        return set()
+    # Find each extension, then test the few name lengths ending there: fast for 10,000 names.
+    ends = re.compile(r"\.(?:" + "|".join(map(re.escape, suffixes)) + r")(?![A-Za-z0-9])", re.I)
+    found: set[str] = set()
+    for path in _files_outside_content(site):
+        text, _ = read_text_file(site.root, path)
+        if not text:
+            continue
+        for m in ends.finditer(text):
+            e = m.end()
+            for n in lengths:
+                hit = wanted.get(text[e - n : e]) if n <= e else None
+                # A whole name only: "con.png" is not used by "favicon.png".
+                if hit and (n == e or not _is_name_char(text[e - n - 1])):
+                    found.add(hit)
+        if len(found) == len(set(wanted.values())):
+            break
+    return found
+
+
+def _is_name_char(c: str) -> bool:
+    return c.isalnum() or c in "-_."
+
+
+def _files_outside_content(site: Site) -> Iterator[PurePosixPath]:
+    yield from site.config_files
+    everything = [site.layout_dir, site.data_dir, site.i18n_dir]
+    for theme in site.theme_dirs:
+        everything += [theme / "layouts", theme / "data", theme / "i18n"]
+    for d in everything:
+        for item in _walk(site.root, d, skip_hidden=True):
+            if not isinstance(item, ScanWarning) and item.suffix.lower() in _TEXT_SUFFIXES:
+                yield item
+    for d in (site.asset_dir, *(t / "assets" for t in site.theme_dirs)):
+        for item in _walk(site.root, d, skip_hidden=True):
+            if not isinstance(item, ScanWarning) and item.suffix.lower() in _TEXT_SUFFIXES:
+                yield item
+    for d in _static_dirs(site):
+        for item in _walk(site.root, d, skip_hidden=True):
+            if not isinstance(item, ScanWarning) and item.suffix.lower() in _STYLE_SCRIPT_SUFFIXES:
+                yield item
