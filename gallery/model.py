@@ -50,6 +50,15 @@ class RawRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PageContext:
+    """A content page: where it is and where Hugo publishes it."""
+
+    path: PurePosixPath  # content file, relative to the site root
+    url: str  # the page's URL path, site-relative, without the baseURL path
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRef:
     """A reference resolved against the site."""
 
@@ -86,7 +95,27 @@ class ScanWarning:
 class ScanResult:
     """Everything `scan` learned about a site."""
 
+    pages: tuple[PageContext, ...]
     refs: tuple[ImageRef, ...]
     images: tuple[ImageFile, ...]
     orphans: tuple[PurePosixPath, ...]
     warnings: tuple[ScanWarning, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing `gallery check` reports, at the page line that causes it when there is one."""
+
+    rule: str
+    severity: str  # error or warning
+    message: str
+    page: PurePosixPath | None = None
+    line: int | None = None
+    file: PurePosixPath | None = None
+
+    @property
+    def where(self) -> str:
+        """`page:line` (or the image path) for messages and annotations."""
+        if self.page is not None:
+            return f"{self.page}:{self.line}" if self.line else str(self.page)
+        return str(self.file or "")

@@ -1,0 +1,67 @@
+"""Read a site and put the stages' findings together. Reads files, never writes."""
+
+from __future__ import annotations
+
+from .config import Config
+from .fs import (
+    find_names_outside_content,
+    iter_content_files,
+    iter_published_images,
+    read_image_file,
+    read_text_file,
+)
+from .model import ImageFile, PageContext, ScanResult, ScanWarning
+from .resolve import find_orphans, index_published, page_url, published_asset, resolve_ref
+from .scan import find_refs, is_markdown
+from .site import Site
+
+
+def scan_site(site: Site, config: Config) -> ScanResult:
+    """Find, resolve and count every image reference of the site."""
+    warnings: list[ScanWarning] = []
+    pages = []
+    for item in iter_content_files(site):
+        if isinstance(item, ScanWarning):
+            warnings.append(item)
+            continue
+        text, warning = read_text_file(site.root, item.path)
+        if warning is not None:
+            warnings.append(warning)
+        if text is None:
+            continue
+        page = find_refs(text, config, markdown=is_markdown(item.path.name))
+        warnings.extend(ScanWarning(item.path, problem) for problem in page.problems)
+        context = PageContext(item.path, page_url(site, item, page.front_matter), item.language)
+        pages.append((context, page.refs))
+
+    published = []
+    for item in iter_published_images(site, config.image_extensions):
+        if isinstance(item, ScanWarning):
+            warnings.append(item)
+        else:
+            published.append(item)
+    index = index_published(published)
+    # An assets/ file is published only once some reference makes Hugo use it.
+    used_assets = {
+        asset
+        for context, raws in pages
+        for raw in raws
+        if (asset := published_asset(site, index, context, raw)) is not None
+    }
+    index = index.with_assets_published(used_assets)
+    refs = tuple(resolve_ref(site, index, context, raw) for context, raws in pages for raw in raws)
+
+    images: list[ImageFile] = []
+    for path in sorted({p.path for p in published}):
+        image = read_image_file(site.root, path)
+        if isinstance(image, ScanWarning):
+            warnings.append(image)
+        else:
+            images.append(image)
+    # A broken reference that names a file still shows the file is wanted: not an orphan.
+    used = {ref.file for ref in refs if ref.file is not None}
+    unused_names = {image.path.name for image in images if image.path not in used}
+    orphans = find_orphans(
+        (image.path for image in images), used, find_names_outside_content(site, unused_names)
+    )
+    return ScanResult(tuple(context for context, _ in pages), refs, tuple(images), orphans, tuple(warnings))

@@ -1,0 +1,122 @@
+"""Turn scan results and findings into text, JSON and GitHub annotations. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from .check import problem_message
+from .model import Finding, ImageRef, ScanResult, Status
+
+PROBLEMS = (Status.MISSING, Status.CASE_MISMATCH, Status.NOT_RENDERED, Status.OUTSIDE_SITE)
+
+
+def scan_json(result: ScanResult, site_label: str) -> str:
+    """The stable JSON contract of `gallery scan --format json`."""
+    counts = Counter(ref.file for ref in result.refs if ref.file is not None)
+    document = {
+        "site": site_label,
+        "refs": [_ref_json(ref) for ref in result.refs],
+        "images": [
+            {
+                "file": str(image.path),
+                "bytes": image.bytes,
+                "width": image.width,
+                "height": image.height,
+                "format": image.format,
+                "refs": counts[image.path],
+            }
+            for image in result.images
+        ],
+        "orphans": [str(path) for path in result.orphans],
+        "warnings": [str(warning) for warning in result.warnings],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+def _ref_json(ref: ImageRef) -> dict[str, object]:
+    raw = ref.ref
+    return {
+        "page": str(ref.page),
+        "line": raw.line,
+        "column": raw.column,
+        "start": raw.start,
+        "end": raw.end,
+        "kind": raw.kind.value,
+        "url": raw.url,
+        "file": str(ref.file) if ref.file is not None else None,
+        "status": ref.status.value,
+        "hint": ref.hint or None,
+    }
+
+
+def scan_text(result: ScanResult) -> str:
+    """A summary by status, then one `page:line: message` per problem, then the orphans."""
+    statuses = Counter(ref.status for ref in result.refs)
+    pages = len({ref.page for ref in result.refs})
+    total_bytes = sum(image.bytes for image in result.images)
+    lines = [
+        f"{len(result.refs)} references in {pages} pages, {len(result.images)} images"
+        f" ({total_bytes / 1e6:.1f} MB), {len(result.orphans)} orphans",
+        "  " + ", ".join(f"{status.value} {statuses[status]}" for status in Status if statuses[status]),
+    ]
+    lines += (
+        f"{ref.page}:{ref.ref.line}: {ref.status.value}: {problem_message(ref)}"
+        for ref in result.refs
+        if ref.status in PROBLEMS
+    )
+    lines += (f"{path}: orphan: no page, layout, data or CSS file uses it" for path in result.orphans)
+    return "\n".join(lines)
+
+
+def findings_text(findings: tuple[Finding, ...]) -> str:
+    """One line per finding and a closing count."""
+    lines = [f"{f.where}: {f.severity}: {f.rule}: {f.message}" for f in findings]
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    lines.append(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+    return "\n".join(lines)
+
+
+def findings_json(findings: tuple[Finding, ...]) -> str:
+    return json.dumps(
+        {
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "file": str(f.file) if f.file is not None else None,
+                    "page": str(f.page) if f.page is not None else None,
+                    "line": f.line,
+                    "message": f.message,
+                }
+                for f in findings
+            ]
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def findings_github(findings: tuple[Finding, ...]) -> str:
+    """GitHub Actions workflow commands: one annotation per finding."""
+    lines = []
+    for f in findings:
+        where = f.page or f.file
+        location = f"file={_escape_property(str(where))}" if where is not None else ""
+        if f.line:
+            location += f",line={f.line}"
+        lines.append(f"::{f.severity} {location},title={f.rule}::{_escape_data(f.message)}")
+    return "\n".join(lines)
+
+
+def _escape_data(text: str) -> str:
+    # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+FINDINGS_FORMATS = {"text": findings_text, "json": findings_json, "github": findings_github}

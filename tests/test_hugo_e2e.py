@@ -1,0 +1,157 @@
+"""Real Hugo builds agree with the scanner: what it calls ok is published, what it calls broken is not."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+
+from gallery.config import Config
+from gallery.model import RefKind, ScanResult, Status
+from gallery.plan import scan_site
+from gallery.fs import PublishedFile, iter_published_images
+from gallery.site import Site, read_site
+
+from conftest import REPO, require_program, write_site
+
+SHOWN = {RefKind.MARKDOWN, RefKind.REFERENCE, RefKind.HTML, RefKind.SRCSET, RefKind.SHORTCODE}
+LAYOUTS = {
+    "layouts/_default/baseof.html": "<!doctype html><html><body>{{ block \"main\" . }}{{ end }}</body></html>",
+    "layouts/_default/single.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
+    "layouts/_default/list.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
+}
+
+
+class _ImageURLs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img" and values.get("src"):
+            self.urls.append(values["src"] or "")
+        if tag in ("img", "source") and values.get("srcset"):
+            self.urls += [c.strip().split()[0] for c in (values["srcset"] or "").split(",") if c.strip()]
+
+
+def build(root: Path, destination: Path) -> None:
+    hugo = require_program("hugo")
+    subprocess.run(
+        [hugo, "--source", str(root), "--destination", str(destination), "--noBuildLock", "--quiet"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def published_images(public: Path, base_url: str) -> dict[str, set[str]]:
+    """Page URL path (site-relative) -> decoded URL paths on the host of the images it loads."""
+    base = urlsplit(base_url)
+    pages: dict[str, set[str]] = {}
+    for html_file in public.rglob("*.html"):
+        relative = html_file.relative_to(public).as_posix()
+        page = "/" + (relative[: -len("index.html")] if relative.endswith("index.html") else relative)
+        parser = _ImageURLs()
+        parser.feed(html_file.read_text(encoding="utf-8"))
+        page_absolute = f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}{page}"
+        for url in parser.urls:
+            target = urlsplit(urljoin(page_absolute, url))
+            if target.netloc == base.netloc:
+                pages.setdefault(page, set()).add(unquote(target.path))
+    return pages
+
+
+def assert_scan_matches_hugo(site: Site, result: ScanResult, public: Path) -> int:
+    """Every shown reference is loaded by its page; ok ones exist in the output, broken ones do not."""
+    emitted = published_images(public, site.base_url)
+    prefix = site.base_path.rstrip("/")
+    page_urls = {page.path: page.url for page in result.pages}
+    file_urls = {
+        f.path: f.url_path
+        for f in iter_published_images(site, Config().image_extensions)
+        if isinstance(f, PublishedFile)
+    }
+
+    def served(path: str) -> bool:
+        return path.startswith(site.base_path) and (public / path[len(site.base_path) :]).is_file()
+
+    checked = set()
+    for ref in result.refs:
+        if ref.ref.kind not in SHOWN or ref.status not in (Status.OK, Status.MISSING, Status.CASE_MISMATCH, Status.OUTSIDE_SITE):
+            continue
+        page_url = page_urls[ref.page]
+        if ref.status == Status.OK:
+            # Hugo's render hooks may rewrite the URL: the page loads the file where it is published.
+            path = prefix + (file_urls[ref.file] or "")
+        else:
+            path = unquote(urlsplit(urljoin(f"https://h{prefix}{page_url}", ref.ref.url)).path)
+        assert path in emitted.get(page_url, set()), f"{ref.page}: {ref.ref.url} is not loaded by {page_url}"
+        assert served(path) == (ref.status == Status.OK), f"{ref.page}:{ref.ref.line}: {ref.ref.url} is {ref.status}"
+        checked.add((page_url, path))
+    front_matter = {
+        (page_urls[ref.page], prefix + (file_urls[ref.file] or ""))
+        for ref in result.refs
+        if ref.ref.kind == RefKind.FRONTMATTER and ref.file is not None
+    }
+    everything = {(page, path) for page, paths in emitted.items() for path in paths}
+    assert everything <= checked | front_matter, "the build loads images the scan missed"
+    return len(checked)
+
+
+def test_demo_site_build_agrees_with_scan(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    root.mkdir()
+    for name in ("config.toml", "content", "static", "layouts"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / name)  # type: ignore[operator]
+    build(root, tmp_path / "public")
+    site, table = read_site(root)
+    result = scan_site(site, Config.from_table(table))
+    checked = assert_scan_matches_hugo(site, result, tmp_path / "public")
+    statuses = sorted(ref.status.value for ref in result.refs if ref.status != Status.OK)
+    assert statuses == ["case-mismatch", "missing"]
+    assert checked >= 15
+
+
+BUNDLE_PAGE = """---
+title: "{title}"
+---
+
+Bundle image: ![river](river.jpg) and nested ![map](maps/Map%201.png).
+Wrong case: <img src="River.jpg">. Static: ![logo](/images/logo.png) and <img src="/images/logo.png" srcset="/images/logo.png 1x, /images/wide.png 2x">.
+
+{{{{< figure src="/images/wide.png" >}}}}
+"""
+
+
+@pytest.mark.parametrize("ugly", [False, True], ids=["pretty-urls", "ugly-urls"])
+def test_multilingual_bundles_and_subpath_agree_with_hugo(tmp_path: Path, ugly: bool) -> None:
+    config = (
+        'baseURL = "https://example.org/docs/"\ndefaultContentLanguage = "en"\n'
+        f"uglyURLs = {str(ugly).lower()}\n"
+        '[languages.en]\nweight = 1\n[languages.vi]\nweight = 2\n'
+        "[markup.goldmark.renderer]\nunsafe = true\n"
+    )
+    files: dict[str, str | bytes | None] = dict(LAYOUTS)
+    files.update(
+        {
+            "content/Guide/Trip/index.md": BUNDLE_PAGE.format(title="Trip"),
+            "content/Guide/Trip/index.vi.md": BUNDLE_PAGE.format(title="Chuyến đi"),
+            "content/Guide/Trip/river.jpg": None,
+            "content/Guide/Trip/maps/Map 1.png": None,
+            "content/Guide/_index.md": "---\ntitle: Guide\n---\n![up](../images/logo.png) ![rel](Trip/river.jpg)\n",
+            "content/Guide/Plain Page.md": "---\ntitle: Plain\n---\n![a](../../images/logo.png) ![b](/docs/images/wide.png)\n",
+            "static/images/logo.png": None,
+            "static/images/wide.png": None,
+        }
+    )
+    root = write_site(tmp_path / "site", files, config)
+    build(root, tmp_path / "public")
+    site, table = read_site(root)
+    result = scan_site(site, Config.from_table(table))
+    assert assert_scan_matches_hugo(site, result, tmp_path / "public") >= 8
+    assert {ref.status for ref in result.refs} >= {Status.OK, Status.CASE_MISMATCH}
