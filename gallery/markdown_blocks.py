@@ -33,7 +33,7 @@ SETEXT = re.compile(r"(=+|-+)[ \t]*$")
 BULLET = re.compile(r"([-+*])(?=[ \t]|$)")
 ORDERED = re.compile(r"([0-9]{1,9})([.)])(?=[ \t]|$)")
 TABLE_DELIMITER = re.compile(r"\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*$")
-TABLE_PIPE = re.compile(r"\\.|\|")
+TABLE_PIPE = re.compile(r"(?<!\\)\|")  # as in Goldmark, any `|` after a backslash is kept, even `\\|`
 HTML_END_1 = re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE)
 HTML_STARTS = (
     (re.compile(r"<(?:script|pre|style|textarea)(?:[ \t>]|$)", re.IGNORECASE), HTML_END_1),
@@ -79,7 +79,7 @@ class Blocks:
 @dataclass(slots=True)
 class _Block:
     kind: str  # quote, item, para, fence, icode, html
-    indent: int = 0  # item: content column; fence: its own indent
+    indent: int = 0  # item: columns of indentation its content needs; fence: its own indent
     fence: str = ""
     html_end: re.Pattern[str] | None = None
     lines: list[tuple[int, str]] = field(default_factory=list)
@@ -145,21 +145,20 @@ class _Parser:
         elif block.kind in ("fence", "icode"):
             self.quiet.append((block.start, end))
 
-    def finish_paragraph(self, lines: list[tuple[int, str]], heading: bool = False) -> bool:
+    def finish_paragraph(self, lines: list[tuple[int, str]]) -> None:
         """Take reference definitions off the front; the rest is a paragraph or a table."""
         if not any(INLINE_SYNTAX.search(text) for _, text in lines):
-            return any(text.strip(" \t") for _, text in lines)  # nothing to find in it
+            return  # nothing to find in it
         lines = self.take_definitions(lines)
         if not lines:
-            return False
-        if not heading and (table := _split_table(lines)) is not None:
+            return
+        if (table := _split_table(lines)) is not None:
             before, cells = table
             if before:
                 self.inline.append(Region.from_pieces(before))
             self.inline.extend(cells)
         else:
             self.inline.append(Region.from_pieces(_trimmed(lines)))
-        return True
 
     def take_definitions(self, lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
         while lines and lines[0][1].lstrip(" \t").startswith("["):
@@ -313,7 +312,9 @@ class _Parser:
                 self.close_from(matched, line.offset)
                 self.stack.append(_Block("fence", indent=indent, fence=m.group(1), start=line.offset))
                 return True
-            if char == "<" and (block := _html_start(text, pos, interrupting)) is not None:
+            # A type 7 HTML start is a lazy continuation line when a paragraph is open, even
+            # one in a container this line does not continue (as in Goldmark and markdown-it).
+            if char == "<" and (block := _html_start(text, pos, paragraph_tip and not started)) is not None:
                 self.close_from(matched, line.offset)
                 block.lines.append((line.offset, text))
                 if block.html_end is not None and block.html_end.search(text, pos):
@@ -321,10 +322,10 @@ class _Parser:
                 else:
                     self.stack.append(block)
                 return True
-            if interrupting and (m := SETEXT.match(text, pos)):
-                paragraph = self.stack.pop()
-                if not self.finish_paragraph(paragraph.lines, heading=True) and m.group(1)[0] == "=":
-                    self.stack.append(_Block("para", lines=[line.rest()]))
+            if interrupting and SETEXT.match(text, pos):
+                # Goldmark closes the paragraph first, so definitions and a table are taken off
+                # it as usual; what is left (maybe nothing) becomes the heading.
+                self.finish_paragraph(self.stack.pop().lines)
                 return True
             if THEMATIC.match(text, pos):
                 self.close_from(matched, line.offset)
@@ -341,7 +342,9 @@ class _Parser:
                 if empty or spaces > 4:
                     spaces = 1
                 line.advance(spaces)
-                self.stack.append(_Block("item", indent=col + (after - pos) + spaces))
+                # Counted from where the enclosing container's content starts on this line, as
+                # a quote's optional space after `>` may differ from line to line.
+                self.stack.append(_Block("item", indent=indent + (after - pos) + spaces))
                 matched, started = len(self.stack), True
                 continue
             break
@@ -413,9 +416,8 @@ def _split_cells(offset: int, text: str) -> list[tuple[int, str]]:
     """Cells of a table row as (source offset, stripped text); escaped pipes stay."""
     bounds, start = [], 0
     for m in TABLE_PIPE.finditer(text):
-        if m.group(0) == "|":
-            bounds.append((start, m.start()))
-            start = m.end()
+        bounds.append((start, m.start()))
+        start = m.end()
     bounds.append((start, len(text)))
     if bounds and not text[bounds[0][0] : bounds[0][1]].strip(" \t") and text.lstrip(" \t").startswith("|"):
         bounds = bounds[1:]
@@ -432,12 +434,13 @@ def _split_cells(offset: int, text: str) -> list[tuple[int, str]]:
 def _split_table(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[Region]] | None:
     """GFM table inside a paragraph: the lines before it and one region per cell."""
     for i in range(1, len(lines)):
-        delimiter = lines[i][1].strip(" \t")
-        if "-" not in delimiter or not TABLE_DELIMITER.match(delimiter):
+        raw = lines[i][1]
+        delimiter = raw.strip(" \t")
+        if "-" not in delimiter or not TABLE_DELIMITER.match(delimiter) or _indent_width(raw) > 3:
             continue
         columns = len(_split_cells(0, delimiter))
         header = _split_cells(*lines[i - 1])
-        if len(header) != columns or ("|" not in delimiter and columns == 1):
+        if len(header) != columns:
             return None
         cells = [Region.from_pieces([cell]) for cell in header]
         for offset, text in lines[i + 1 :]:
@@ -445,6 +448,11 @@ def _split_table(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], l
                 cells.append(Region.from_pieces([cell], rendered=index < columns))
         return (_trimmed(lines[: i - 1]) if i > 1 else []), cells
     return None
+
+
+def _indent_width(text: str) -> int:
+    prefix = text[: len(text) - len(text.lstrip(" \t"))]
+    return len(prefix.expandtabs(4))
 
 
 def parse_blocks(text: str, start: int = 0) -> Blocks:

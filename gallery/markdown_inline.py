@@ -8,15 +8,18 @@ can rewrite the URL in place.
 
 from __future__ import annotations
 
-import html
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from html.entities import html5
 
 ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 SPECIAL = re.compile(r"[\\`<\[\]]|!\[")
 ESCAPE_OR_ENTITY = re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 BACKTICKS = re.compile(r"`+")
+# What ends or nests a link destination; an escaped punctuation character is skipped whole.
+ANGLE_DESTINATION_STOP = re.compile(r"\\[!-/:-@\[-`{-~]|[>\n]")
+DESTINATION_STOP = re.compile(r"\\[!-/:-@\[-`{-~]|[() \t\n]")
 AUTOLINK = re.compile(
     r"<(?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\x00-\x20<>]*"
     r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
@@ -85,7 +88,19 @@ def unescape(text: str) -> str:
     """Decode backslash escapes and entity references, as CommonMark does in URLs and titles."""
     if "\\" not in text and "&" not in text:
         return text
-    return ESCAPE_OR_ENTITY.sub(lambda m: m.group(1) or html.unescape(m.group(0)), text)
+    return ESCAPE_OR_ENTITY.sub(_decoded, text)
+
+
+def _decoded(match: re.Match[str]) -> str:
+    # Not html.unescape: that applies HTML's legacy rules ("&ampx;" -> "&x;", "&#128;" -> "€",
+    # "&#1;" -> ""), whereas CommonMark takes only exact names and code points as they are.
+    if match.group(1):
+        return match.group(1)
+    reference = match.group(0)
+    if reference[1] != "#":
+        return html5.get(reference[1:], reference)
+    code = int(reference[3:-1], 16) if reference[2] in "xX" else int(reference[2:-1])
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
 
 
 def normalize_label(label: str) -> str:
@@ -94,39 +109,33 @@ def normalize_label(label: str) -> str:
 
 
 def parse_destination(text: str, pos: int) -> Destination | None:
-    """Parse a link destination starting at `pos` (CommonMark 6.6)."""
-    if pos < len(text) and text[pos] == "<":
+    """Parse a link destination starting at `pos`, as Goldmark does (its parseLinkDestination).
+
+    Goldmark is looser than CommonMark 6.6, and Hugo renders what Goldmark accepts: `<...>`
+    may contain `<`; a bare destination ends at white space or an unmatched `)` without
+    needing balanced parentheses (`![](a(b "t")` is an image of `a(b`), nests parentheses
+    without limit and may contain control characters.
+    """
+    if text.startswith("<", pos):
         i = pos + 1
-        while i < len(text):
-            c = text[i]
-            if c == "\\" and i + 1 < len(text) and text[i + 1] in ASCII_PUNCT:
-                i += 2
-                continue
-            if c in "\n<":
-                return None
-            if c == ">":
-                return Destination(unescape(text[pos + 1 : i]), pos + 1, i)
-            i += 1
-        return None
+        while (m := ANGLE_DESTINATION_STOP.search(text, i)) is not None and m.group(0)[0] == "\\":
+            i = m.end()
+        if m is None or m.group(0) == "\n":
+            return None
+        return Destination(unescape(text[pos + 1 : m.start()]), pos + 1, m.start())
     depth, i = 0, pos
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in ASCII_PUNCT:
-            i += 2
-            continue
-        if c <= " " or c == "\x7f":
-            break
+    while (m := DESTINATION_STOP.search(text, i)) is not None:
+        c = m.group(0)
+        i = m.end()
         if c == "(":
             depth += 1
-            if depth > 32:
-                return None
-        elif c == ")":
-            if depth == 0:
-                break
+        elif c == ")" and depth:
             depth -= 1
-        i += 1
-    if depth != 0:
-        return None
+        elif c[0] != "\\":
+            i = m.start()
+            break
+    else:
+        i = len(text)
     return Destination(unescape(text[pos:i]), pos, i)
 
 
@@ -285,7 +294,7 @@ def _link_tail(
         if dest is not None:
             end = dest.end + (1 if text.startswith("<", start) else 0)
             after = skip_space(text, end)
-            if after > end and (title_end := parse_title(text, after)) is not None:
+            if (title_end := parse_title(text, after)) is not None:  # Goldmark: `<a>"t"` needs no space
                 after = skip_space(text, title_end)
             if after < len(text) and text[after] == ")":
                 return InlineFind(is_image, dest, None), after + 1

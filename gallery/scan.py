@@ -55,7 +55,7 @@ def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
     """Every image reference in a content file; `markdown=False` for HTML content files."""
     front, problems = split_front_matter(text)
     spans: list[_Span] = []
-    body = front.body_start if front else 0
+    body = front.body_start if front else int(text.startswith("\ufeff"))  # Hugo drops a BOM
     if front:
         spans += (_Span(RefKind.FRONTMATTER, url, s, e) for url, s, e in find_front_matter_urls(text, front, config.frontmatter_keys, problems))
     if markdown:
@@ -204,10 +204,16 @@ def _is_image_url(url: str, config: Config) -> bool:
 
 
 def _unique(spans: Iterable[_Span]) -> list[_Span]:
-    """One span per place: a definition used by two images is one reference."""
+    """One span per place: a definition used by two images is one reference.
+
+    A definition used both by a rendered image and by a link (or by an image that is
+    not rendered) is a rendered image, whichever use comes first.
+    """
     seen: dict[tuple[int, int], _Span] = {}
     for span in spans:
-        seen.setdefault((span.start, span.end), span)
+        kept = seen.setdefault((span.start, span.end), span)
+        if (span.rendered, span.kind != RefKind.LINK) > (kept.rendered, kept.kind != RefKind.LINK):
+            seen[span.start, span.end] = span
     return sorted(seen.values(), key=lambda s: s.start)
 
 
