@@ -36,7 +36,7 @@ PROSE = (
 
 def page_text(number: int, images: int, rng: random.Random) -> str:
     """One content page in the shape of ../shared/seed-page.md."""
-    pick = [f"/images/s{rng.randrange(images) % 50}/photo-{rng.randrange(images)}.jpg" for _ in range(6)]
+    pick = [f"/images/s{i % 50}/photo-{i}.jpg" for i in (rng.randrange(images) for _ in range(6))]
     lines = [
         "---",
         f'title: "Sự kiện {number}"',
