@@ -36,6 +36,7 @@ from .site import Site
 __all__ = [
     "ContentFile",
     "PublishedFile",
+    "SiteReader",
     "find_names_outside_content",
     "iter_content_files",
     "iter_published_images",
@@ -272,6 +273,53 @@ def _inside(real: str, root_real: str) -> bool:
 
 # --- reading -------------------------------------------------------------------------------
 
+# O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then rejects it.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class SiteReader:
+    """Reads files of one site like `read_text_file` and `read_image_file`, with one realpath per folder.
+
+    A file is opened inside its folder's real path with O_NOFOLLOW, so the kernel refuses a
+    file that is itself a link. That file, and any other the quick open fails on, is opened
+    the careful way (a realpath of the whole path), so the answers are the same. Use one
+    reader per scan: it remembers each folder's real path for as long as it lives.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root_real = _real_root(root)
+        self._real_folders: dict[str, str | None] = {}
+
+    def read_text(self, path: PurePosixPath) -> tuple[str | None, ScanWarning | None]:
+        """What `read_text_file(root, path)` gives."""
+        return _text_from(path, self._open(path))
+
+    def read_image(self, path: PurePosixPath) -> ImageFile | ScanWarning:
+        """What `read_image_file(root, path)` gives."""
+        return _image_from(path, self._open(path))
+
+    def _open(self, path: PurePosixPath) -> int | ScanWarning:
+        # os.path.split, not PurePosixPath.parent: "/x" must keep "/" as its folder.
+        folder, name = os.path.split(str(path))
+        real_folder = self._real_folder(folder)
+        if _NOFOLLOW and real_folder is not None and name not in ("", ".", ".."):
+            try:
+                fd = os.open(os.path.join(real_folder, name), _OPEN_FLAGS)
+            except OSError:
+                pass  # a link, a missing file, ...: the careful open below says which
+            else:
+                return _regular(fd, path)
+        return _open_regular(self.root, path)
+
+    def _real_folder(self, folder: str) -> str | None:
+        """The folder's real path when it is inside the root, else None."""
+        if folder not in self._real_folders:
+            real = os.path.realpath(os.path.join(self.root, folder))
+            self._real_folders[folder] = real if _inside(real, self._root_real) else None
+        return self._real_folders[folder]
+
 
 def _open_regular(root: Path, path: PurePosixPath) -> int | ScanWarning:
     """A read-only descriptor for a regular file inside the root, or why there is none."""
@@ -280,11 +328,14 @@ def _open_regular(root: Path, path: PurePosixPath) -> int | ScanWarning:
     if not _inside(real, root_real):
         return ScanWarning(path, "leads outside the site root, not read")
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then rejects it.
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(real, flags)
+        fd = os.open(real, _OPEN_FLAGS)
     except OSError as e:
         return ScanWarning(path, f"cannot read: {e.strerror}")
+    return _regular(fd, path)
+
+
+def _regular(fd: int, path: PurePosixPath) -> int | ScanWarning:
+    """FD if it is a regular file; otherwise FD is closed and the warning says why."""
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         return ScanWarning(path, "not a regular file (a FIFO, socket or device), not read")
@@ -297,7 +348,10 @@ def read_image_file(root: Path, path: PurePosixPath) -> ImageFile | ScanWarning:
     A file Pillow cannot identify is an ImageFile with format None (the caller decides how to
     report it); a file that cannot be read at all is a ScanWarning.
     """
-    fd = _open_regular(root, path)
+    return _image_from(path, _open_regular(root, path))
+
+
+def _image_from(path: PurePosixPath, fd: int | ScanWarning) -> ImageFile | ScanWarning:
     if isinstance(fd, ScanWarning):
         return fd
     with os.fdopen(fd, "rb") as f:
@@ -331,14 +385,18 @@ def read_text_file(root: Path, path: PurePosixPath) -> tuple[str | None, ScanWar
 
     An unreadable file gives (None, warning).
     """
-    fd = _open_regular(root, path)
+    return _text_from(path, _open_regular(root, path))
+
+
+def _text_from(path: PurePosixPath, fd: int | ScanWarning) -> tuple[str | None, ScanWarning | None]:
     if isinstance(fd, ScanWarning):
         return None, fd
-    with os.fdopen(fd, "rb") as f:
-        try:
-            data = f.read()
-        except OSError as e:
-            return None, ScanWarning(path, f"cannot read: {e.strerror}")
+    try:
+        data = _read_all(fd)
+    except OSError as e:
+        return None, ScanWarning(path, f"cannot read: {e.strerror}")
+    finally:
+        os.close(fd)
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as e:
@@ -347,6 +405,13 @@ def read_text_file(root: Path, path: PurePosixPath) -> tuple[str | None, ScanWar
         message = f"not valid UTF-8 (first bad byte at offset {e.start}); bad bytes kept as they are"
         return text, ScanWarning(path, message)
 
+
+def _read_all(fd: int) -> bytes:
+    # Plain os.read: for a page of a few kB, a buffered file object costs more than the read.
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 def read_front_matter(root: Path, path: PurePosixPath) -> Mapping[str, Any]:
     """The page's front matter as a mapping; {} when it has none or it cannot be parsed."""
@@ -391,8 +456,9 @@ def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
     # Find each extension, then test the few name lengths ending there: fast for 10,000 names.
     ends = re.compile(r"\.(?:" + "|".join(map(re.escape, suffixes)) + r")(?![A-Za-z0-9])", re.I)
     found: set[str] = set()
+    reader = SiteReader(site.root)
     for path in _files_outside_content(site):
-        text, _ = read_text_file(site.root, path)
+        text, _ = reader.read_text(path)
         if not text:
             continue
         for m in ends.finditer(text):

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from .config import Config
-from .fs import (
-    find_names_outside_content,
-    iter_content_files,
-    iter_published_images,
-    read_image_file,
-    read_text_file,
-)
+from .fs import SiteReader, find_names_outside_content, iter_content_files, iter_published_images
 from .model import ImageFile, PageContext, ScanResult, ScanWarning
 from .resolve import find_orphans, index_published, page_url, published_asset, resolve_ref
 from .scan import find_refs, is_markdown
@@ -19,12 +13,13 @@ from .site import Site
 def scan_site(site: Site, config: Config) -> ScanResult:
     """Find, resolve and count every image reference of the site."""
     warnings: list[ScanWarning] = []
+    reader = SiteReader(site.root)
     pages = []
     for item in iter_content_files(site):
         if isinstance(item, ScanWarning):
             warnings.append(item)
             continue
-        text, warning = read_text_file(site.root, item.path)
+        text, warning = reader.read_text(item.path)
         if warning is not None:
             warnings.append(warning)
         if text is None:
@@ -53,7 +48,7 @@ def scan_site(site: Site, config: Config) -> ScanResult:
 
     images: list[ImageFile] = []
     for path in sorted({p.path for p in published}):
-        image = read_image_file(site.root, path)
+        image = reader.read_image(path)
         if isinstance(image, ScanWarning):
             warnings.append(image)
         else:

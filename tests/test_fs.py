@@ -14,6 +14,7 @@ from PIL import Image
 from conftest import make_image
 from gallery.config import DEFAULT_IMAGE_EXTENSIONS
 from gallery.fs import (
+    SiteReader,
     find_names_outside_content,
     iter_content_files,
     iter_published_images,
@@ -227,6 +228,33 @@ def test_fifo_named_jpg_is_never_opened(tmp_path: Path) -> None:
     assert isinstance(image, ScanWarning) and "not a regular file" in image.message
     text, warning = run_with_timeout(read_text_file, tmp_path, P("static/photo.jpg"))
     assert text is None and warning is not None
+
+
+def test_site_reader_answers_as_the_one_file_readers(tmp_path: Path) -> None:
+    # The reader resolves each folder once and opens names in it with O_NOFOLLOW; a link,
+    # a missing file or a folder outside must still get the answers of a full realpath.
+    site_root, outside = tmp_path / "site", tmp_path / "outside"
+    write(outside, {"secret.md": "s", "back": None})
+    write(site_root, {"hugo.toml": "", "content/a.md": "a", "content/sub/b.md": "b"})
+    make_image(site_root / "static" / "img" / "p.png", fmt="PNG")
+    content = site_root / "content"
+    os.symlink("a.md", content / "link.md")
+    os.symlink(outside / "secret.md", content / "out.md")
+    os.symlink("sub", content / "linkdir")
+    os.symlink(outside, content / "outdir")
+    (outside / "back").unlink()
+    os.symlink(content / "a.md", outside / "back")  # out of the site, then back in
+    os.symlink("nowhere.md", content / "broken.md")
+    os.mkfifo(content / "fifo.md")
+    paths = [
+        "content/a.md", "content/link.md", "content/out.md", "content/linkdir/b.md", "content/outdir/secret.md",
+        "content/outdir/back", "content/broken.md", "content/fifo.md", "content/sub", "content/none.md",
+        "content/a.md/x", "..", "../outside/secret.md", "/etc/hostname", "static/img/p.png", "static/img/../img/p.png",
+    ]  # fmt: skip
+    reader = SiteReader(site_root)
+    for path in map(P, paths):
+        assert run_with_timeout(reader.read_text, path) == read_text_file(site_root, path), path
+        assert run_with_timeout(reader.read_image, path) == read_image_file(site_root, path), path
 
 
 def test_read_text_file_non_utf8_bom_and_offsets(tmp_path: Path) -> None:
