@@ -15,7 +15,7 @@ import tomllib
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import yaml
@@ -56,7 +56,19 @@ _TEXT_SUFFIXES = (
 )  # fmt: skip
 _STYLE_SCRIPT_SUFFIXES = (".css", ".scss", ".sass", ".less", ".js", ".mjs", ".cjs", ".webmanifest")
 
-Walked = PurePosixPath | ScanWarning
+class _File(NamedTuple):
+    """A regular file a walk found: one `folder` and `within` value per folder, no path per file."""
+
+    folder: PurePosixPath  # relative to the site root
+    within: str  # the folder relative to where the walk started: "" or "a/b/"
+    name: str
+
+    @property
+    def path(self) -> PurePosixPath:
+        return self.folder / self.name
+
+
+Walked = _File | ScanWarning
 
 
 # --- walking -------------------------------------------------------------------------------
@@ -67,12 +79,10 @@ def iter_content_files(site: Site) -> Iterator[ContentFile | ScanWarning]:
     for content_dir, owner in _content_dirs(site):
         files, problems = _split(_walk(site.root, content_dir, skip_hidden=True))
         yield from problems
-        leaves = _leaf_dirs(site, files)
-        for path in files:
-            if not is_content_name(path.name) or _inside_leaf(site, path, leaves):
-                continue
-            code = content_language(site, path.name) or owner or site.default_language.code
-            yield ContentFile(path, code, path.relative_to(content_dir))
+        default = owner or site.default_language.code
+        for file, _ in _page_files(site, files, _leaf_dirs(site, files)):
+            language = content_language(site, file.name) or default
+            yield ContentFile(file.path, language, PurePosixPath(file.within + file.name))
 
 
 def iter_published_images(
@@ -85,22 +95,22 @@ def iter_published_images(
     `asset=True` (published only when something uses them).
     """
     extensions = tuple(e.lower() for e in image_extensions)
-    is_image = lambda p: p.suffix.lower() in extensions  # noqa: E731
+    is_image = lambda name: _suffix(name).lower() in extensions  # noqa: E731
     for static_dir in _static_dirs(site):
         # Hugo publishes hidden files from static dirs too (checked: .hidden/x.png is copied).
         for item in _walk(site.root, static_dir, skip_hidden=False):
             if isinstance(item, ScanWarning):
                 yield item
-            elif is_image(item):
-                yield PublishedFile(item, "/" + str(item.relative_to(static_dir)))
+            elif is_image(item.name):
+                yield PublishedFile(item.path, "/" + item.within + item.name)
     for content_dir, owner in _content_dirs(site):
         yield from _bundle_resources(site, content_dir, owner, is_image)
     for asset_dir in (site.asset_dir, *(t / "assets" for t in site.theme_dirs)):
         for item in _walk(site.root, asset_dir, skip_hidden=True):
             if isinstance(item, ScanWarning):
                 yield item
-            elif is_image(item):
-                yield PublishedFile(item, "/" + str(item.relative_to(asset_dir)), asset=True)
+            elif is_image(item.name):
+                yield PublishedFile(item.path, "/" + item.within + item.name, asset=True)
 
 
 def _static_dirs(site: Site) -> list[PurePosixPath]:
@@ -125,35 +135,39 @@ def _content_dirs(site: Site) -> list[tuple[PurePosixPath, str | None]]:
 
 
 def _bundle_resources(
-    site: Site, content_dir: PurePosixPath, owner: str | None, is_image: Callable[[PurePosixPath], bool]
+    site: Site, content_dir: PurePosixPath, owner: str | None, is_image: Callable[[str], bool]
 ) -> Iterator[PublishedFile | ScanWarning]:
     files, problems = _split(_walk(site.root, content_dir, skip_hidden=True))
     yield from problems
+    images = [file for file in files if is_image(file.name)]
+    if not images:
+        return  # the common layout, with every image in static/: no need to find the bundles
     default = owner or site.default_language.code
-    pages = [
-        ContentFile(p, content_language(site, p.name) or default, p.relative_to(content_dir))
-        for p in files
-        if is_content_name(p.name)
-    ]
     leaves = _leaf_dirs(site, files)
-    pages = [p for p in pages if not _inside_leaf(site, p.path, leaves)]
-    index_pages = {
-        (p.path.parent, p.language): p for p in pages if page_stem(site, p.path.name) in ("index", "_index")
-    }
-    branches = {p.path.parent for p in pages if page_stem(site, p.path.name) == "_index"}
-    # A top-level folder holding pages is a section even without _index.md (checked: its
-    # resources go under the lowercased section URL); a folder of images alone is not.
+    index_pages: dict[tuple[PurePosixPath, str], ContentFile] = {}
+    branches: set[PurePosixPath] = set()
     sections: dict[PurePosixPath, set[str]] = {}
-    for p in pages:
-        top = content_dir / p.content_path.parts[0]
-        if len(p.content_path.parts) > 1 and top not in leaves:
-            sections.setdefault(top, set()).add(p.language)
-    front_matter: dict[PurePosixPath, Mapping[str, Any]] = {}
-    for path in files:
-        if not is_image(path):
-            continue
-        bundle = _owning_bundle(path, content_dir, leaves, branches, sections)
-        lang = content_language(site, path.name) or default
+    for file, stem in _page_files(site, files, leaves):
+        lang = content_language(site, file.name) or default
+        if stem in ("index", "_index"):
+            index_pages[file.folder, lang] = ContentFile(file.path, lang, PurePosixPath(file.within + file.name))
+        if stem == "_index":
+            branches.add(file.folder)
+        # A top-level folder holding pages is a section even without _index.md (checked: its
+        # resources go under the lowercased section URL); a folder of images alone is not.
+        if file.within:
+            top = content_dir / file.within.split("/", 1)[0]
+            if top not in leaves:
+                sections.setdefault(top, set()).add(lang)
+    reader = SiteReader(site.root)
+    bundles: dict[PurePosixPath, PurePosixPath] = {}  # folder -> the bundle owning its files
+    bases: dict[ContentFile, str] = {}  # page -> the URL folder of its resources
+    for file in images:
+        if file.folder not in bundles:
+            bundles[file.folder] = _owning_bundle(file.folder, content_dir, leaves, branches, sections)
+        bundle = bundles[file.folder]
+        path = file.path
+        lang = content_language(site, file.name) or default
         page = index_pages.get((bundle, lang))
         if page is None and (bundle == content_dir or lang in sections.get(bundle, ())):
             # The home page and folder sections exist without an _index.md file.
@@ -163,21 +177,21 @@ def _bundle_resources(
             # and is not published when the bundle has no page in that language.
             yield PublishedFile(path, None, bundle, lang)
             continue
-        if page.path not in front_matter:
-            front_matter[page.path] = read_front_matter(site.root, page.path)
-        base = bundle_url(site, page, front_matter[page.path])
+        if page not in bases:
+            text, _ = reader.read_text(page.path)
+            bases[page] = bundle_url(site, page, parse_front_matter(text) if text else {})
         # Resource paths keep their case and spaces; only the page part of the URL is sanitised.
-        yield PublishedFile(path, base + str(path.relative_to(bundle)), bundle, lang)
+        yield PublishedFile(path, bases[page] + str(path.relative_to(bundle)), bundle, lang)
 
 
 def _owning_bundle(
-    path: PurePosixPath,
+    folder: PurePosixPath,
     content_dir: PurePosixPath,
     leaves: set[PurePosixPath],
     branches: set[PurePosixPath],
     sections: Mapping[PurePosixPath, set[str]],
 ) -> PurePosixPath:
-    ancestors = [a for a in path.parents if a == content_dir or content_dir in a.parents]
+    ancestors = [a for a in (folder, *folder.parents) if a == content_dir or content_dir in a.parents]
     for a in reversed(ancestors):  # the outermost leaf: bundles do not nest inside a leaf
         if a in leaves:
             return a
@@ -187,22 +201,36 @@ def _owning_bundle(
     return content_dir
 
 
-def _leaf_dirs(site: Site, files: Iterable[PurePosixPath]) -> set[PurePosixPath]:
-    return {p.parent for p in files if is_content_name(p.name) and page_stem(site, p.name) == "index"}
+def _leaf_dirs(site: Site, files: Iterable[_File]) -> set[PurePosixPath]:
+    return {f.folder for f in files if is_content_name(f.name) and page_stem(site, f.name) == "index"}
 
 
-def _inside_leaf(site: Site, path: PurePosixPath, leaves: set[PurePosixPath]) -> bool:
-    """True for a content file Hugo treats as a resource: below a leaf bundle's index file."""
-    if page_stem(site, path.name) == "index" and path.parent in leaves:
-        return any(a in leaves for a in path.parent.parents)
-    return any(a in leaves for a in path.parents)
+def _page_files(site: Site, files: list[_File], leaves: set[PurePosixPath]) -> Iterator[tuple[_File, str]]:
+    """The content files Hugo renders as pages, each with its page stem; in walk order."""
+    # Whether a leaf bundle lies above a folder, worked out once per folder.
+    under_leaf = {folder: any(a in leaves for a in folder.parents) for folder in {f.folder for f in files}}
+    for file in files:
+        if not is_content_name(file.name):
+            continue
+        stem = page_stem(site, file.name)
+        # Below a leaf bundle's index file a content file is a resource, not a page: in a
+        # leaf's own folder, every content file but the index one.
+        if under_leaf[file.folder] or (file.folder in leaves and stem != "index"):
+            continue
+        yield file, stem
 
 
-def _split(items: Iterable[Walked]) -> tuple[list[PurePosixPath], list[ScanWarning]]:
+def _split(items: Iterable[Walked]) -> tuple[list[_File], list[ScanWarning]]:
     files, problems = [], []
     for item in items:
         (problems if isinstance(item, ScanWarning) else files).append(item)
     return files, problems
+
+
+def _suffix(name: str) -> str:
+    """PurePosixPath(name).suffix, without making the path: "" for ".png" and "x."."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
 
 
 def _walk(root: Path, start: PurePosixPath, skip_hidden: bool) -> Iterator[Walked]:
@@ -217,49 +245,50 @@ def _walk(root: Path, start: PurePosixPath, skip_hidden: bool) -> Iterator[Walke
         return
     if not os.path.isdir(real):
         return
-    yield from _walk_dir(root, root_real, start, real, (real,), skip_hidden)
+    yield from _walk_dir(root_real, start, "", real, (real,), skip_hidden)
 
 
 def _walk_dir(
-    root: Path, root_real: str, rel: PurePosixPath, real: str, ancestors: tuple[str, ...], skip_hidden: bool
+    root_real: str, folder: PurePosixPath, within: str, real: str, ancestors: tuple[str, ...], skip_hidden: bool
 ) -> Iterator[Walked]:
     try:
         entries = sorted(os.scandir(real), key=lambda e: e.name)
     except OSError as e:
-        yield ScanWarning(rel, f"cannot list folder: {e.strerror}")
+        yield ScanWarning(folder, f"cannot list folder: {e.strerror}")
         return
     for entry in entries:
-        if skip_hidden and entry.name.startswith("."):
+        name = entry.name
+        if skip_hidden and name.startswith("."):
             continue
-        path = rel / entry.name
-        # d_type answers is_dir/is_file without a stat call; only links need resolving.
+        # d_type answers is_file/is_dir without a stat call; only links need resolving.
+        if entry.is_file(follow_symlinks=False):
+            yield _File(folder, within, name)
+            continue
         if entry.is_symlink():
             target = os.path.realpath(entry.path)
             if not _inside(target, root_real):
-                yield ScanWarning(path, "symlink to outside the site root, not followed")
+                yield ScanWarning(folder / name, "symlink to outside the site root, not followed")
                 continue
             try:
                 mode = os.stat(target).st_mode
             except OSError:
-                yield ScanWarning(path, "broken symlink, skipped")
+                yield ScanWarning(folder / name, "broken symlink, skipped")
                 continue
         else:
-            target = os.path.join(real, entry.name)
+            target = os.path.join(real, name)
             if entry.is_dir(follow_symlinks=False):
                 mode = stat.S_IFDIR
-            elif entry.is_file(follow_symlinks=False):
-                mode = stat.S_IFREG
             else:
                 mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode):
             if target in ancestors:
-                yield ScanWarning(path, "symlink loop, not followed")
+                yield ScanWarning(folder / name, "symlink loop, not followed")
                 continue
-            yield from _walk_dir(root, root_real, path, target, (*ancestors, target), skip_hidden)
+            yield from _walk_dir(root_real, folder / name, f"{within}{name}/", target, (*ancestors, target), skip_hidden)
         elif stat.S_ISREG(mode):
-            yield path
+            yield _File(folder, within, name)
         else:
-            yield ScanWarning(path, "not a regular file (a FIFO, socket or device), skipped")
+            yield ScanWarning(folder / name, "not a regular file (a FIFO, socket or device), skipped")
 
 
 @functools.lru_cache(maxsize=8)
@@ -484,13 +513,13 @@ def _files_outside_content(site: Site) -> Iterator[PurePosixPath]:
         everything += [theme / "layouts", theme / "data", theme / "i18n"]
     for d in everything:
         for item in _walk(site.root, d, skip_hidden=True):
-            if not isinstance(item, ScanWarning) and item.suffix.lower() in _TEXT_SUFFIXES:
-                yield item
+            if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _TEXT_SUFFIXES:
+                yield item.path
     for d in (site.asset_dir, *(t / "assets" for t in site.theme_dirs)):
         for item in _walk(site.root, d, skip_hidden=True):
-            if not isinstance(item, ScanWarning) and item.suffix.lower() in _TEXT_SUFFIXES:
-                yield item
+            if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _TEXT_SUFFIXES:
+                yield item.path
     for d in _static_dirs(site):
         for item in _walk(site.root, d, skip_hidden=True):
-            if not isinstance(item, ScanWarning) and item.suffix.lower() in _STYLE_SCRIPT_SUFFIXES:
-                yield item
+            if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _STYLE_SCRIPT_SUFFIXES:
+                yield item.path

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from .config import Config
-from .fs import SiteReader, find_names_outside_content, iter_content_files, iter_published_images
+from .fs import (
+    SiteReader,
+    find_names_outside_content,
+    iter_content_files,
+    iter_published_images,
+)
 from .model import ImageFile, PageContext, ScanResult, ScanWarning
 from .resolve import find_orphans, index_published, page_url, published_asset, resolve_ref
 from .scan import find_refs, is_markdown
