@@ -13,12 +13,19 @@ from typing import Any
 import yaml
 
 DELIMITERS = {"---": "yaml", "+++": "toml"}
-TOML_LINE = re.compile(
-    r"""^[ \t]*(?:\[\[?[ \t]*(?P<table>[^\]\n]+?)[ \t]*\]\]?"""
-    r"""|(?P<key>(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"[^"\n]*"|'[^'\n]*'))*)[ \t]*=[ \t]*)""",
-    re.MULTILINE,
+_TOML_KEY = r"""(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'))*"""
+TOML_STATEMENT = re.compile(rf"^[ \t]*(?:\[\[?[ \t]*(?P<table>{_TOML_KEY})[ \t]*\]\]?|(?P<key>{_TOML_KEY})[ \t]*=[ \t]*)", re.MULTILINE)
+TOML_PAIR = re.compile(rf"(?P<key>{_TOML_KEY})[ \t]*=[ \t]*")
+TOML_STRING = re.compile(
+    r'"""(?:[^"\\]++|\\[\s\S]|"(?!""))*+"{3,5}'  # multi-line basic, up to two quotes before the end
+    r"|'''(?:[^']++|'(?!''))*+'{3,5}"
+    r'|"(?:[^"\\\n]++|\\.)*+"'
+    r"|'[^'\n]*+'"
 )
-TOML_VALUE = re.compile(r""""(?:[^"\\\n]|\\.)*"|'[^'\n]*'|\[|\]|#[^\n]*|[^\s,\[\]#]+""")
+TOML_SEPARATORS = re.compile(r"(?:[ \t\r\n,]++|#[^\n]*+)*+")  # between the items of an array or inline table
+TOML_SCALAR = re.compile(r"[^\s,\]}#]*+")  # numbers, booleans, dates
+YAML_PROPERTY = re.compile(r"\S*+\s*+")  # an anchor `&a` or a tag `!!str`, and the space after it
+YAML_BLOCK_HEADER = re.compile(r"[^\n]*+\n[ \t]*+")  # `|-` to the end of its line, and the next line's indent
 TOML_KEY_PART = re.compile(r""""([^"\n]*)"|'([^'\n]*)'|([A-Za-z0-9_\-]+)""")
 
 
@@ -68,53 +75,90 @@ def find_front_matter_urls(
 
 
 def _yaml_urls(text: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
-    node = yaml.compose(text[front.start : front.end], Loader=yaml.CSafeLoader)
+    content = text[front.start : front.end]
+    node = yaml.compose(content, Loader=yaml.CSafeLoader)
     if node is None:
         return
     if not isinstance(node, yaml.MappingNode):
         raise ValueError("front matter is not a mapping")
-    yield from _yaml_walk(node, "", front, wanted)
+    yield from _yaml_walk(content, node, "", front, wanted)
 
 
-def _yaml_walk(node: yaml.MappingNode, prefix: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
+def _yaml_walk(
+    content: str, node: yaml.MappingNode, prefix: str, front: FrontMatter, wanted: set[str]
+) -> Iterator[tuple[str, int, int]]:
     for key_node, value in node.value:
         key = prefix + str(key_node.value).lower()
         if not prefix and isinstance(value, yaml.ScalarNode):
             front.values[key] = value.value
         if isinstance(value, yaml.MappingNode):
-            yield from _yaml_walk(value, key + ".", front, wanted)
+            yield from _yaml_walk(content, value, key + ".", front, wanted)
         elif key in wanted:
             items = value.value if isinstance(value, yaml.SequenceNode) else [value]
             for item in items:
                 if isinstance(item, yaml.ScalarNode) and item.value and item.tag.endswith(":str"):
-                    quoted = 1 if item.style in ("'", '"') else 0
-                    start = front.start + item.start_mark.index + quoted
-                    yield item.value, start, front.start + item.end_mark.index - quoted
+                    start, end = _yaml_scalar_span(content, item)
+                    yield item.value, front.start + start, front.start + end
+
+
+def _yaml_scalar_span(content: str, node: yaml.ScalarNode) -> tuple[int, int]:
+    """Where the text of a scalar is: after any anchor and tag, inside quotes, or on the
+    lines after a block scalar's `|` or `>`."""
+    start, end = node.start_mark.index, node.end_mark.index
+    while content.startswith(("&", "!"), start):
+        start = _skip(YAML_PROPERTY, content, start)
+    if node.style in ("'", '"'):
+        return start + 1, end - 1
+    if node.style in ("|", ">"):
+        start = _skip(YAML_BLOCK_HEADER, content, start)
+        return start, start + len(content[start:end].rstrip())
+    return start, end
 
 
 def _toml_urls(text: str, front: FrontMatter, wanted: set[str]) -> Iterator[tuple[str, int, int]]:
     content = text[front.start : front.end]
-    data = tomllib.loads(content)
+    data = tomllib.loads(content)  # valid from here on, so the walk below need not check
     front.values.update((k.lower(), v) for k, v in data.items() if isinstance(v, str | int | float | bool))
-    table = ""
-    for line in TOML_LINE.finditer(content):
-        if line.group("table") is not None:
-            table = _toml_key(line.group("table")) + "."
+    table, pos = "", 0
+    while (statement := TOML_STATEMENT.search(content, pos)) is not None:
+        pos = statement.end()
+        if statement.group("table") is not None:
+            table = _toml_key(statement.group("table")) + "."
             continue
-        if table + _toml_key(line.group("key")) not in wanted:
-            continue
-        depth = 0
-        for value in TOML_VALUE.finditer(content, line.end()):
-            token = value.group(0)
-            if token == "[":
-                depth += 1
-            elif token == "]":
-                depth -= 1
-            elif token[0] in "\"'":
-                url = tomllib.loads(f"v = {token}")["v"]
-                yield url, front.start + value.start() + 1, front.start + value.end() - 1
-            if depth <= 0 and token != "[" and not token.startswith("#"):
-                break
+        found: list[tuple[str, int, int]] = []
+        pos = _toml_value(content, pos, table + _toml_key(statement.group("key")), wanted, found)
+        yield from ((url, front.start + start, front.start + end) for url, start, end in found)
+
+
+def _toml_value(content: str, pos: int, key: str, wanted: set[str], found: list[tuple[str, int, int]]) -> int:
+    """Add the wanted strings of the value at `pos` (arrays and inline tables too); return its end."""
+    if string := TOML_STRING.match(content, pos):
+        if key in wanted:
+            quotes = 3 if string.group(0)[:3] in ('"""', "'''") else 1
+            start = pos + quotes
+            if quotes == 3:  # TOML drops a line break right after the opening quotes
+                start += 2 if content.startswith("\r\n", start) else 1 if content.startswith("\n", start) else 0
+            found.append((tomllib.loads(f"v = {string.group(0)}")["v"], start, string.end() - quotes))
+        return string.end()
+    if not content.startswith(("[", "{"), pos):
+        return _skip(TOML_SCALAR, content, pos)
+    closer = "]" if content[pos] == "[" else "}"
+    pos = _skip(TOML_SEPARATORS, content, pos + 1)
+    while not content.startswith(closer, pos):
+        item_key = key
+        if closer == "}":  # an inline table: `{ key = value, ... }`
+            pair = TOML_PAIR.match(content, pos)
+            assert pair is not None
+            item_key, pos = f"{key}.{_toml_key(pair.group('key'))}", pair.end()
+        pos = _toml_value(content, pos, item_key, wanted, found)
+        pos = _skip(TOML_SEPARATORS, content, pos)
+    return pos + 1
+
+
+def _skip(pattern: re.Pattern[str], content: str, pos: int) -> int:
+    """Where `pattern`, which may match nothing, ends at `pos`."""
+    match = pattern.match(content, pos)
+    return match.end() if match else pos
 
 
 def _toml_key(raw: str) -> str:

@@ -1,9 +1,10 @@
-"""CommonMark block structure (plus GFM tables), line by line, with source offsets.
+"""CommonMark block structure, line by line, with source offsets.
 
 Only what decides where images can be is modelled: block quotes and list items
 (they change what counts as indentation), fenced and indented code, HTML blocks,
-headings, paragraphs, tables and link reference definitions. The result is a set of
-regions that the inline scanner reads; nothing here builds a document tree.
+headings and paragraphs (which `markdown_paragraphs` turns into definitions, GFM
+tables and text). The result is a set of regions that the inline scanner reads;
+nothing here builds a document tree.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .markdown_inline import (
-    Destination,
-    Region,
-    normalize_label,
-    parse_destination,
-    parse_label,
-    parse_title,
-    skip_space,
-)
+from .markdown_inline import Region
+from .markdown_paragraphs import RefDefinition, paragraph_regions
 
 BLOCK_START_CHARS = frozenset(">#`~<=-*_+0123456789")
 # Lines that may start a block or need indentation rules; all others are prose.
@@ -28,12 +22,11 @@ INLINE_SYNTAX = re.compile(r"[\[<`]")  # no image, tag or code span without one 
 PROSE_ITEM = re.compile(r"([-*+]|[0-9]{1,9}[.)]) {1,4}(?=[^ \t])")
 ATX = re.compile(r"(#{1,6})(?:[ \t]+|$)")
 FENCE = re.compile(r"(`{3,}|~{3,})")
-THEMATIC = re.compile(r"(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+THEMATIC = re.compile(r"(?:(?:\*[ \t]*+){3,}+|(?:-[ \t]*+){3,}+|(?:_[ \t]*+){3,}+)$")  # possessive: no backtracking
+NOT_SPACE = re.compile(r"[^ \t]")
 SETEXT = re.compile(r"(=+|-+)[ \t]*$")
 BULLET = re.compile(r"([-+*])(?=[ \t]|$)")
 ORDERED = re.compile(r"([0-9]{1,9})([.)])(?=[ \t]|$)")
-TABLE_DELIMITER = re.compile(r"\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*$")
-TABLE_PIPE = re.compile(r"(?<!\\)\|")  # as in Goldmark, any `|` after a backslash is kept, even `\\|`
 HTML_END_1 = re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE)
 HTML_STARTS = (
     (re.compile(r"<(?:script|pre|style|textarea)(?:[ \t>]|$)", re.IGNORECASE), HTML_END_1),
@@ -55,15 +48,6 @@ HTML_STARTS = (
 )
 _ATTR = r"""(?:[ \t]+[A-Za-z_:][A-Za-z0-9_.:\-]*(?:[ \t]*=[ \t]*(?:[^ \t"'=<>`]+|'[^'\n]*'|"[^"\n]*"))?)"""
 HTML_START_7 = re.compile(r"(?:<[A-Za-z][A-Za-z0-9\-]*" + _ATTR + r"*[ \t]*/?>|</[A-Za-z][A-Za-z0-9\-]*[ \t]*>)[ \t]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class RefDefinition:
-    """A link reference definition `[label]: url`: the URL span is in the source."""
-
-    url: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +105,16 @@ class _Line:
         return not self.text[self.pos :].strip(" \t")
 
     def rest(self) -> tuple[int, str]:
-        return self.offset + self.pos, self.text[self.pos :]
+        """Source offset and text from the current position, leading white space as spaces.
+
+        Tabs there count from the line's real columns (one may be partly used by a
+        container), so the piece measures its own indentation right. Only that white
+        space is rewritten, and only the offset of what follows it is exact.
+        """
+        columns, pos, _ = self.indent()
+        if "\t" not in self.text[self.pos : pos]:
+            return self.offset + self.pos, self.text[self.pos :]
+        return self.offset + pos - columns, " " * columns + self.text[pos:]
 
 
 class _Parser:
@@ -146,30 +139,8 @@ class _Parser:
             self.quiet.append((block.start, end))
 
     def finish_paragraph(self, lines: list[tuple[int, str]]) -> None:
-        """Take reference definitions off the front; the rest is a paragraph or a table."""
-        if not any(INLINE_SYNTAX.search(text) for _, text in lines):
-            return  # nothing to find in it
-        lines = self.take_definitions(lines)
-        if not lines:
-            return
-        if (table := _split_table(lines)) is not None:
-            before, cells = table
-            if before:
-                self.inline.append(Region.from_pieces(before))
-            self.inline.extend(cells)
-        else:
-            self.inline.append(Region.from_pieces(_trimmed(lines)))
-
-    def take_definitions(self, lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        while lines and lines[0][1].lstrip(" \t").startswith("["):
-            region = Region.from_pieces(_trimmed(lines, keep_end=True))
-            used = _parse_definition(region, self.definitions)
-            if used is None:
-                break
-            if used >= len(region.text):
-                return []
-            lines = lines[region.text.count("\n", 0, used) :]  # a definition ends at a line end
-        return lines
+        if any(INLINE_SYNTAX.search(text) for _, text in lines):  # else there is nothing to find in it
+            self.inline += paragraph_regions(lines, self.definitions)
 
     # -- per line ------------------------------------------------------------
     def feed_prose(self, text: str, offset: int) -> bool:
@@ -276,7 +247,7 @@ class _Parser:
 
     def open_blocks(self, line: _Line, matched: int, paragraph_tip: bool, all_matched: bool) -> bool:
         """Start new blocks at the line's position; True when the line is used up."""
-        started = False
+        started, thematic_from = False, -1
         while True:
             indent, pos, col = line.indent()
             if pos >= len(line.text):
@@ -305,8 +276,7 @@ class _Parser:
                 continue
             if m := ATX.match(text, pos):
                 self.close_from(matched, line.offset)
-                content = re.sub(r"(?:^|[ \t]+)#+[ \t]*$", "", text[m.end() :]).strip(" \t")
-                self.inline.append(Region.from_pieces([(line.offset + text.index(content, m.end()) if content else line.offset, content)]))
+                self.inline.append(Region.from_pieces([(line.offset + m.end(), _heading_text(text[m.end() :]))]))
                 return True
             if (m := FENCE.match(text, pos)) and not (m.group(1)[0] == "`" and "`" in text[m.end() :]):
                 self.close_from(matched, line.offset)
@@ -327,13 +297,15 @@ class _Parser:
                 # it as usual; what is left (maybe nothing) becomes the heading.
                 self.finish_paragraph(self.stack.pop().lines)
                 return True
-            if THEMATIC.match(text, pos):
+            if char in "*-_" and thematic_from < 0:
+                thematic_from = _thematic_start(text)
+            if char in "*-_" and pos >= thematic_from and THEMATIC.match(text, pos):
                 self.close_from(matched, line.offset)
                 return True
             item = BULLET.match(text, pos) or ORDERED.match(text, pos)
             if item is not None:
                 after = item.end()
-                empty = not text[after:].strip(" \t")
+                empty = NOT_SPACE.search(text, after) is None
                 if interrupting and (empty or (item.re is ORDERED and item.group(1) != "1")):
                     return False
                 self.close_from(matched, line.offset)
@@ -353,16 +325,18 @@ class _Parser:
         return started
 
 
-def _trimmed(lines: list[tuple[int, str]], keep_end: bool = False) -> list[tuple[int, str]]:
-    """Paragraph lines without leading white space, and the last without trailing."""
-    pieces = []
-    for offset, text in lines:
-        stripped = text.lstrip(" \t")
-        pieces.append((offset + len(text) - len(stripped), stripped))
-    if not keep_end:
-        offset, last = pieces[-1]
-        pieces[-1] = (offset, last.rstrip(" \t"))
-    return pieces
+def _thematic_start(text: str) -> int:
+    """Where the last run of one break character (with spaces) starts: a thematic break
+    can start only there, so a line like `* * * ... x` is not rescanned at each list level."""
+    end = text.rstrip(" \t")
+    return len(end.rstrip(end[-1] + " \t")) if end and end[-1] in "*-_" else len(text) + 1
+
+
+def _heading_text(text: str) -> str:
+    """An ATX heading's text without its closing `#`s (which need a space before them)."""
+    text = text.rstrip(" \t")
+    bare = text.rstrip("#")
+    return bare.rstrip(" \t") if not bare or bare[-1] in " \t" else text
 
 
 def _html_start(text: str, pos: int, interrupting: bool) -> _Block | None:
@@ -372,87 +346,6 @@ def _html_start(text: str, pos: int, interrupting: bool) -> _Block | None:
     if not interrupting and HTML_START_7.match(text, pos):
         return _Block("html", html_end=None)
     return None
-
-
-def _parse_definition(region: Region, definitions: dict[str, RefDefinition]) -> int | None:
-    """Parse one `[label]: dest "title"` at the start of `region`; return where it ends."""
-    text = region.text
-    label_end = parse_label(text, 0)
-    if label_end is None or not text.startswith(":", label_end):
-        return None
-    dest_start = skip_space(text, label_end + 1)
-    dest = parse_destination(text, dest_start)
-    if dest is None or (dest.start == dest.end and not text.startswith("<", dest_start)):
-        return None
-    end = dest.end + (1 if text.startswith("<", dest_start) else 0)
-    line_end = _line_end_after_space(text, end)
-    title_start = skip_space(text, end)
-    title_end = parse_title(text, title_start) if title_start > end else None
-    if title_end is not None and (after := _line_end_after_space(text, title_end)) is not None:
-        end_of_def = after
-    elif line_end is not None:
-        end_of_def = line_end
-    else:
-        return None
-    label = normalize_label(text[1 : label_end - 1])
-    definitions.setdefault(
-        label,
-        RefDefinition(dest.url, region.source_offset(dest.start), region.source_offset(dest.start) + dest.end - dest.start),
-    )
-    return end_of_def
-
-
-def _line_end_after_space(text: str, pos: int) -> int | None:
-    """Position after the line end if only spaces follow `pos` on its line, else None."""
-    i = pos
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if i == len(text):
-        return i
-    return i + 1 if text[i] == "\n" else None
-
-
-def _split_cells(offset: int, text: str) -> list[tuple[int, str]]:
-    """Cells of a table row as (source offset, stripped text); escaped pipes stay."""
-    bounds, start = [], 0
-    for m in TABLE_PIPE.finditer(text):
-        bounds.append((start, m.start()))
-        start = m.end()
-    bounds.append((start, len(text)))
-    if bounds and not text[bounds[0][0] : bounds[0][1]].strip(" \t") and text.lstrip(" \t").startswith("|"):
-        bounds = bounds[1:]
-    if bounds and not text[bounds[-1][0] : bounds[-1][1]].strip(" \t") and text.rstrip(" \t").endswith("|"):
-        bounds = bounds[:-1]
-    cells = []
-    for a, b in bounds:
-        cell = text[a:b]
-        stripped = cell.strip(" \t")
-        cells.append((offset + a + (len(cell) - len(cell.lstrip(" \t"))), stripped))
-    return cells
-
-
-def _split_table(lines: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[Region]] | None:
-    """GFM table inside a paragraph: the lines before it and one region per cell."""
-    for i in range(1, len(lines)):
-        raw = lines[i][1]
-        delimiter = raw.strip(" \t")
-        if "-" not in delimiter or not TABLE_DELIMITER.match(delimiter) or _indent_width(raw) > 3:
-            continue
-        columns = len(_split_cells(0, delimiter))
-        header = _split_cells(*lines[i - 1])
-        if len(header) != columns:
-            return None
-        cells = [Region.from_pieces([cell]) for cell in header]
-        for offset, text in lines[i + 1 :]:
-            for index, cell in enumerate(_split_cells(offset, text)):
-                cells.append(Region.from_pieces([cell], rendered=index < columns))
-        return (_trimmed(lines[: i - 1]) if i > 1 else []), cells
-    return None
-
-
-def _indent_width(text: str) -> int:
-    prefix = text[: len(text) - len(text.lstrip(" \t"))]
-    return len(prefix.expandtabs(4))
 
 
 def parse_blocks(text: str, start: int = 0) -> Blocks:

@@ -9,17 +9,27 @@ can rewrite the URL in place.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from html.entities import html5
 
 ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 SPECIAL = re.compile(r"[\\`<\[\]]|!\[")
 ESCAPE_OR_ENTITY = re.compile(r"\\([!-/:-@\[-`{-~])|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 BACKTICKS = re.compile(r"`+")
-# What ends or nests a link destination; an escaped punctuation character is skipped whole.
-ANGLE_DESTINATION_STOP = re.compile(r"\\[!-/:-@\[-`{-~]|[>\n]")
+SPACE = re.compile(r"[ \t\n]")
+LABEL_SPACE = re.compile(r"[ \t\n]+")
+# What ends or nests a bare link destination; an escaped punctuation character is skipped whole.
 DESTINATION_STOP = re.compile(r"\\[!-/:-@\[-`{-~]|[() \t\n]")
+ANGLE_DESTINATION = re.compile(r"<((?:[^\\>\n]++|\\[!-/:-@\[-`{-~]|\\)*+)>")
+# A title up to (not including) its closer; it may not hold a blank line, nor `(` inside `(...)`.
+_NOT_BLANK = r"\n(?![ \t]*+(?:\n|$))"
+TITLES = {
+    '"': re.compile(rf'"(?:[^"\\\n]++|\\[!-/:-@\[-`{{-~]|\\|{_NOT_BLANK})*+'),
+    "'": re.compile(rf"'(?:[^'\\\n]++|\\[!-/:-@\[-`{{-~]|\\|{_NOT_BLANK})*+"),
+    "(": re.compile(rf"\((?:[^()\\\n]++|\\[!-/:-@\[-`{{-~]|\\|{_NOT_BLANK})*+"),
+}
+LABEL = re.compile(r"\[((?:[^\\\[\]]++|\\[!-/:-@\[-`{-~]|\\)*+)\]")
 AUTOLINK = re.compile(
     r"<(?:[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\x00-\x20<>]*"
     r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
@@ -27,10 +37,9 @@ AUTOLINK = re.compile(
 )
 _ATTR = r"""(?:\s+[A-Za-z_:][A-Za-z0-9_.:\-]*(?:\s*=\s*(?:[^\s"'=<>`]+|'[^']*'|"[^"]*"))?)"""
 OPEN_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9\-]*)" + _ATTR + r"*\s*/?>")
-RAW_HTML = re.compile(
-    r"</[A-Za-z][A-Za-z0-9\-]*\s*>|<!-->|<!--->|<!--[\s\S]*?-->|<\?[\s\S]*?\?>"
-    r"|<![A-Za-z][^>]*>|<!\[CDATA\[[\s\S]*?\]\]>"
-)
+CLOSE_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9\-]*\s*>")
+# Other raw HTML: what opens it and what closes it, in the order they are tried.
+RAW_HTML = (("<!-->", ""), ("<!--->", ""), ("<!--", "-->"), ("<?", "?>"), ("<![CDATA[", "]]>"), ("<!", ">"))
 LINK_LABEL_MAX = 999
 
 
@@ -104,11 +113,70 @@ def _decoded(match: re.Match[str]) -> str:
 
 
 def normalize_label(label: str) -> str:
-    """Reference labels match case-insensitively with runs of white space folded."""
-    return " ".join(label.split()).casefold()
+    """Reference labels match case-insensitively, with runs of ASCII white space folded."""
+    return LABEL_SPACE.sub(" ", label).strip(" ").casefold()
 
 
-def parse_destination(text: str, pos: int) -> Destination | None:
+@dataclass(slots=True)
+class Memo:
+    """What scanning one text has learned, so that no scan has to repeat it.
+
+    A search for a closer that failed fails again from any later start before the
+    place where it gave up, so text with thousands of `<!--`, `[a](` or unmatched
+    backtick runs costs linear time, not quadratic.
+    """
+
+    text: str
+    gave_up: dict[str, int] = field(default_factory=dict)  # what was sought -> where the search ended
+    backtick_runs: dict[int, list[int]] | None = None  # run length -> starts of the runs
+    destination_ends: _DestinationEnds | None = None
+
+    def find(self, closer: str, start: int) -> int:
+        """`text.find(closer, start)`, remembering a failure."""
+        if start < self.gave_up.get(closer, -1):
+            return -1
+        found = self.text.find(closer, start)
+        if found < 0:
+            self.gave_up[closer] = len(self.text)
+        return found
+
+
+class _DestinationEnds:
+    """Where a bare destination starting anywhere in a text ends, for pathological text.
+
+    A destination ends at white space or at the first `)` that takes the parenthesis
+    depth below where it started; with the depth after every parenthesis known, and for
+    each parenthesis the next one that ends at one level lower, that is two bisections.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        self.spaces = [m.start() for m in SPACE.finditer(text)]
+        self.parens: list[int] = []
+        depth_after: list[int] = []
+        depth = 0
+        for m in DESTINATION_STOP.finditer(text):
+            if m.group(0) in "()":
+                depth += 1 if m.group(0) == "(" else -1
+                self.parens.append(m.start())
+                depth_after.append(depth)
+        self.closer = [len(self.parens)] * len(self.parens)  # index of the paren ending a start before it
+        last_at: dict[int, int] = {}
+        for k in range(len(self.parens) - 1, -1, -1):
+            last_at[depth_after[k]] = k
+            before = depth_after[k] - (1 if text[self.parens[k]] == "(" else -1)
+            self.closer[k] = last_at.get(before - 1, len(self.parens))
+
+    def end(self, pos: int) -> int:
+        space = bisect_left(self.spaces, pos)
+        end = self.spaces[space] if space < len(self.spaces) else self.length
+        paren = bisect_left(self.parens, pos)
+        if paren < len(self.parens) and self.closer[paren] < len(self.parens):
+            end = min(end, self.parens[self.closer[paren]])
+        return end
+
+
+def parse_destination(text: str, pos: int, memo: Memo) -> Destination | None:
     """Parse a link destination starting at `pos`, as Goldmark does (its parseLinkDestination).
 
     Goldmark is looser than CommonMark 6.6, and Hugo renders what Goldmark accepts: `<...>`
@@ -116,27 +184,36 @@ def parse_destination(text: str, pos: int) -> Destination | None:
     needing balanced parentheses (`![](a(b "t")` is an image of `a(b`), nests parentheses
     without limit and may contain control characters.
     """
+    span = destination_span(text, pos, memo)
+    return None if span is None else Destination(unescape(text[span[0] : span[1]]), *span)
+
+
+def destination_span(text: str, pos: int, memo: Memo) -> tuple[int, int] | None:
+    """Start and end of the destination text at `pos` (inside any `<>`), without decoding it."""
     if text.startswith("<", pos):
-        i = pos + 1
-        while (m := ANGLE_DESTINATION_STOP.search(text, i)) is not None and m.group(0)[0] == "\\":
-            i = m.end()
-        if m is None or m.group(0) == "\n":
+        if pos < memo.gave_up.get("<", -1):
             return None
-        return Destination(unescape(text[pos + 1 : m.start()]), pos + 1, m.start())
-    depth, i = 0, pos
-    while (m := DESTINATION_STOP.search(text, i)) is not None:
+        m = ANGLE_DESTINATION.match(text, pos)
+        if m is None:
+            line_end = text.find("\n", pos)
+            memo.gave_up["<"] = len(text) if line_end < 0 else line_end
+            return None
+        return m.start(1), m.end(1)
+    if memo.destination_ends is not None:
+        return pos, memo.destination_ends.end(pos)
+    depth = 0
+    for steps, m in enumerate(DESTINATION_STOP.finditer(text, pos)):
+        if steps == 32:  # text like `[a](` repeated: index it once rather than rescan it
+            memo.destination_ends = _DestinationEnds(text)
+            return pos, memo.destination_ends.end(pos)
         c = m.group(0)
-        i = m.end()
         if c == "(":
             depth += 1
         elif c == ")" and depth:
             depth -= 1
         elif c[0] != "\\":
-            i = m.start()
-            break
-    else:
-        i = len(text)
-    return Destination(unescape(text[pos:i]), pos, i)
+            return pos, m.start()
+    return pos, len(text)
 
 
 def skip_space(text: str, pos: int, newlines: int = 1) -> int:
@@ -153,51 +230,38 @@ def skip_space(text: str, pos: int, newlines: int = 1) -> int:
     return pos
 
 
-def parse_title(text: str, pos: int) -> int | None:
+def parse_title(text: str, pos: int, memo: Memo) -> int | None:
     """End of a link title starting at `pos`, or None when there is none there."""
-    if pos >= len(text) or text[pos] not in "\"'(":
+    if pos >= len(text) or text[pos] not in TITLES or pos < memo.gave_up.get(text[pos] + "title", -1):
         return None
-    close = ")" if text[pos] == "(" else text[pos]
-    i = pos + 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in ASCII_PUNCT:
-            i += 2
-            continue
-        if c == close:
-            return i + 1
-        if close == ")" and c == "(":
-            return None
-        if c == "\n" and text[skip_space(text, i + 1, 0) : skip_space(text, i + 1, 0) + 1] in ("\n", ""):
-            return None  # a title cannot contain a blank line
-        i += 1
-    return None
+    m = TITLES[text[pos]].match(text, pos)
+    if m is None or m.end() == len(text) or text[m.end()] != (")" if text[pos] == "(" else text[pos]):
+        memo.gave_up[text[pos] + "title"] = m.end() if m else len(text)
+        return None
+    return m.end() + 1
 
 
 def parse_label(text: str, pos: int) -> int | None:
     """End (after `]`) of a link label `[...]` starting at `pos`, or None."""
-    i = pos + 1
-    while i < len(text) and i - pos <= LINK_LABEL_MAX + 1:
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in ASCII_PUNCT:
-            i += 2
-            continue
-        if c == "[":
-            return None
-        if c == "]":
-            return i + 1 if text[pos + 1 : i].strip() else None
-        i += 1
-    return None
+    m = LABEL.match(text, pos)
+    if m is None or not m.group(1).strip(" \t\n"):
+        return None
+    return m.end()
 
 
-def code_span_end(text: str, pos: int) -> tuple[int, bool]:
+def code_span_end(text: str, pos: int, memo: Memo) -> tuple[int, bool]:
     """Where scanning resumes after a backtick run at `pos`, and whether it opened a code span."""
     run = BACKTICKS.match(text, pos)
     assert run is not None
-    length = len(run.group(0))
-    for closer in BACKTICKS.finditer(text, run.end()):
-        if len(closer.group(0)) == length:
-            return closer.end(), True
+    length = run.end() - pos
+    if memo.backtick_runs is None:
+        memo.backtick_runs = {}
+        for m in BACKTICKS.finditer(text):
+            memo.backtick_runs.setdefault(m.end() - m.start(), []).append(m.start())
+    starts = memo.backtick_runs.get(length, [])
+    closer = bisect_left(starts, run.end())
+    if closer < len(starts):
+        return starts[closer] + length, True
     return run.end(), False
 
 
@@ -214,6 +278,7 @@ def scan_inline(
     tags: list[tuple[int, int]] = []
     quiet: list[tuple[int, int]] = []
     openers: list[_Opener] = []
+    memo = Memo(text)
     i, n = 0, len(text)
     while True:
         m = SPECIAL.search(text, i)
@@ -224,12 +289,12 @@ def scan_inline(
         if c == "\\":
             i += 2 if i + 1 < n and text[i + 1] in ASCII_PUNCT else 1
         elif c == "`":
-            end, is_code = code_span_end(text, i)
+            end, is_code = code_span_end(text, i, memo)
             if is_code:
                 quiet.append((i, end))
             i = end
         elif c == "<":
-            i = _skip_angle(text, i, tags, quiet)
+            i = _skip_angle(text, i, tags, quiet, memo)
         elif c == "!":
             openers.append(_Opener(i, True, finds_before=len(finds)))
             i += 2
@@ -237,22 +302,31 @@ def scan_inline(
             openers.append(_Opener(i, False, finds_before=len(finds)))
             i += 1
         else:  # "]"
-            i = _close_bracket(text, i, openers, finds, labels)
+            i = _close_bracket(text, i, openers, finds, labels, memo)
     finds.sort(key=lambda f: f[0])
     return [f for _, f in finds], tags, quiet
 
 
-def _skip_angle(text: str, i: int, tags: list[tuple[int, int]], quiet: list[tuple[int, int]]) -> int:
+def _skip_angle(text: str, i: int, tags: list[tuple[int, int]], quiet: list[tuple[int, int]], memo: Memo) -> int:
     """Skip an autolink or raw HTML at `i`; record open tags and comments."""
     if m := AUTOLINK.match(text, i):
         return m.end()
     if m := OPEN_TAG.match(text, i):
         tags.append((i, m.end()))
         return m.end()
-    if m := RAW_HTML.match(text, i):
-        if text.startswith("<!--", i):
-            quiet.append((i, m.end()))
+    if m := CLOSE_TAG.match(text, i):
         return m.end()
+    for opener, closer in RAW_HTML:
+        if text.startswith(opener, i):
+            letter = text[i + 2 : i + 3]
+            if opener == "<!" and not (letter.isascii() and letter.isalpha()):
+                break  # a declaration is `<!` and an ASCII letter
+            end = memo.find(closer, i + len(opener)) if closer else i + len(opener)
+            if end < 0:
+                break
+            if opener.startswith("<!--"):
+                quiet.append((i, end + len(closer)))
+            return end + len(closer)
     return i + 1
 
 
@@ -262,6 +336,7 @@ def _close_bracket(
     openers: list[_Opener],
     finds: list[tuple[int, InlineFind]],
     labels: frozenset[str] | dict[str, object],
+    memo: Memo,
 ) -> int:
     """Handle `]` at `i` (CommonMark "look for link or image"); return where to go on."""
     if not openers:
@@ -270,7 +345,7 @@ def _close_bracket(
     if not opener.active:
         return i + 1
     text_start = opener.position + (2 if opener.is_image else 1)
-    find, end = _link_tail(text, i + 1, text[text_start:i], opener.is_image, labels)
+    find, end = _link_tail(text, text_start, i + 1, opener.is_image, labels, memo)
     if find is None:
         return i + 1
     if opener.is_image:
@@ -285,29 +360,27 @@ def _close_bracket(
 
 
 def _link_tail(
-    text: str, pos: int, bracket_text: str, is_image: bool, labels: frozenset[str] | dict[str, object]
+    text: str, text_start: int, pos: int, is_image: bool, labels: frozenset[str] | dict[str, object], memo: Memo
 ) -> tuple[InlineFind | None, int]:
-    """Parse what follows `]`: an inline destination or a reference label."""
+    """Parse what follows the `]` before `pos`: an inline destination or a reference label."""
     if pos < len(text) and text[pos] == "(":
         start = skip_space(text, pos + 1)
-        dest = parse_destination(text, start)
-        if dest is not None:
-            end = dest.end + (1 if text.startswith("<", start) else 0)
-            after = skip_space(text, end)
-            if (title_end := parse_title(text, after)) is not None:  # Goldmark: `<a>"t"` needs no space
+        if (span := destination_span(text, start, memo)) is not None:
+            after = skip_space(text, span[1] + (1 if text.startswith("<", start) else 0))
+            if (title_end := parse_title(text, after, memo)) is not None:  # Goldmark: `<a>"t"` needs no space
                 after = skip_space(text, title_end)
             if after < len(text) and text[after] == ")":
+                dest = Destination(unescape(text[span[0] : span[1]]), *span)
                 return InlineFind(is_image, dest, None), after + 1
-    label_text, end = bracket_text, pos
+    label_start, label_end, end = text_start, pos - 1, pos  # the bracket text itself, by default
     if pos < len(text) and text[pos] == "[":
-        label_end = parse_label(text, pos)
-        if label_end is not None:
-            label_text, end = text[pos + 1 : label_end - 1], label_end
+        if (closed := parse_label(text, pos)) is not None:
+            label_start, label_end, end = pos + 1, closed - 1, closed
         elif text.startswith("[]", pos):
             end = pos + 2
-    if len(label_text) > LINK_LABEL_MAX:
+    if label_end - label_start > LINK_LABEL_MAX:
         return None, pos
-    label = normalize_label(label_text)
+    label = normalize_label(text[label_start:label_end])
     if label and label in labels:
         return InlineFind(is_image, None, label), end
     return None, pos

@@ -11,6 +11,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from html.entities import html5
 from typing import Any
 
 from .config import Config
@@ -19,14 +20,19 @@ from .markdown_blocks import parse_blocks
 from .markdown_inline import Region, scan_inline
 from .model import RawRef, RefKind
 
-TAG = re.compile(r"""<(img|source|a)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
+TAG_START = re.compile(r"<(?:img|source|a)(?=[\s/>])", re.IGNORECASE)
+# As a browser reads a tag: a quote opens a value only after `=`, and one left open runs to the end.
+TAG = re.compile(r"""<(img|source|a)(?=[\s/>])((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|(?!["'])))*+)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")  # as html.unescape finds them
 HTML_COMMENT = re.compile(r"<!--[\s\S]*?(?:-->|$)")
 RAW_TEXT_ELEMENT = re.compile(r"<(script|style|textarea)\b[\s\S]*?(?:</\1\s*>|$)", re.IGNORECASE)
+# `{{< name params >}}` or `{{% ... %}}`. Possessive, and never across another `{{`, so an
+# unclosed one costs only the text up to the next: the scan stays linear.
 SHORTCODE = re.compile(
-    r"""\{\{(?P<open>[<%])(?P<escaped>/\*)?\s*(?P<close>/)?\s*(?P<name>[^\s/%>"`]+)"""
-    r"""(?P<params>(?:[^"`%>]|"(?:\\.|[^"\\])*"|`[^`]*`|%(?!\}\})|>(?!\}\}))*?)"""
-    r"""\s*(?:\*/)?\s*/?\s*[>%]\}\}"""
+    r"""\{\{(?P<open>[<%])(?P<escaped>/\*)?\s*+(?P<close>/)?\s*+(?P<name>[^\s/%>"`{}]++)"""
+    r"""(?P<params>(?:[^"`%>{]++|"(?:[^"\\{]++|\\.|\{(?!\{))*+"|`[^`{]*+`|[%>](?!\}\})|\{(?!\{))*+)"""
+    r"""[>%]\}\}"""
 )
 SHORTCODE_PARAM = re.compile(r"""(?:([A-Za-z_][\w\-]*)\s*=\s*)?("(?:\\.|[^"\\])*"|`[^`]*`|[^\s"`=]+)""")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
@@ -91,8 +97,9 @@ def _scan_markdown(text: str, body: int, config: Config, spans: list[_Span]) -> 
             if find.is_image or _is_image_url(url, config):
                 spans.append(_Span(kind, url, start, end, rendered=region.rendered))
         for tag_start, tag_end in tags:
-            origin = region.source_offset(tag_start)
-            spans += _tag_spans(region.text[tag_start:tag_end], origin, config, region.rendered)
+            if not _in_shortcode(region.text, tag_start):
+                origin = region.source_offset(tag_start)
+                spans += _tag_spans(region.text[tag_start:tag_end], origin, config, region.rendered)
         quiet += ((region.source_offset(a), region.source_offset(b - 1) + 1) for a, b in inline_quiet)
     for region in blocks.html:
         quiet += _html_block_spans(region, spans, config)
@@ -112,8 +119,19 @@ def _html_block_spans(region: Region, spans: list[_Span], config: Config) -> Ite
         yield region.source_offset(comment.start()), region.source_offset(max(comment.end() - 1, comment.start())) + 1
     visible = _blank_comments(text)
     visible = RAW_TEXT_ELEMENT.sub(lambda m: " " * len(m.group(0)), visible)
-    for tag in TAG.finditer(visible):
-        spans += _tag_spans(text[tag.start() : tag.end()], region.source_offset(tag.start()), config, region.rendered)
+    position = 0
+    while (start := TAG_START.search(visible, position)) is not None:
+        tag = TAG.match(visible, start.start())
+        if tag is None:
+            return  # a tag left open runs to the end of the text, in a browser too: no more tags
+        if not _in_shortcode(visible, tag.start()):
+            spans += _tag_spans(text[tag.start() : tag.end()], region.source_offset(tag.start()), config, region.rendered)
+        position = tag.end()
+
+
+def _in_shortcode(text: str, tag_start: int) -> bool:
+    """Whether the tag at `tag_start` is really `{{<img ...>}}`, a shortcode named like a tag."""
+    return tag_start >= 2 and text.startswith("{{", tag_start - 2)
 
 
 def _blank_comments(text: str) -> str:
@@ -136,12 +154,30 @@ def _tag_spans(tag: str, origin: int, config: Config, rendered: bool) -> Iterato
         value = attribute.group(group)
         if attr == "srcset" and name in ("img", "source"):
             for a, b in _srcset_candidates(value):
-                yield _Span(RefKind.SRCSET, html.unescape(value[a:b]), value_start + a, value_start + b, True, rendered)
-        elif (name, attr) == ("img", "src") or ((name, attr) == ("a", "href") and _is_image_url(html.unescape(value), config)):
+                yield _Span(RefKind.SRCSET, _attribute_value(value[a:b]), value_start + a, value_start + b, True, rendered)
+        elif (name, attr) == ("img", "src") or ((name, attr) == ("a", "href") and _is_image_url(_attribute_value(value), config)):
             kind = RefKind.HTML if name == "img" else RefKind.LINK
             lead = len(value) - len(value.lstrip())
             url = value.strip()
-            yield _Span(kind, html.unescape(url), value_start + lead, value_start + lead + len(url), True, rendered)
+            yield _Span(kind, _attribute_value(url), value_start + lead, value_start + lead + len(url), True, rendered)
+
+
+def _attribute_value(value: str) -> str:
+    """Decode character references as a browser does in an attribute value.
+
+    Unlike html.unescape, a legacy name without `;` followed by `=` or a letter or digit
+    stays as written there ("?a=1&copy=2", "&notify=1": HTML's "historical reasons").
+    """
+    return CHARACTER_REFERENCE.sub(_attribute_reference, value) if "&" in value else value
+
+
+def _attribute_reference(match: re.Match[str]) -> str:
+    reference, name = match.group(0), match.group(1)
+    if name[0] != "#" and name not in html5:
+        prefix = next((x for x in range(len(name) - 1, 1, -1) if name[:x] in html5), 0)
+        if not prefix or name[prefix] == "=" or (name[prefix].isascii() and name[prefix].isalnum()):
+            return reference
+    return html.unescape(reference)
 
 
 def _srcset_candidates(value: str) -> Iterator[tuple[int, int]]:
@@ -183,7 +219,7 @@ def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int
             continue
         params = wanted[match.group("name")]
         position = 0
-        for param in SHORTCODE_PARAM.finditer(text, match.start("params"), match.end("params")):
+        for param in SHORTCODE_PARAM.finditer(text, match.start("params"), match.start("params") + _params_end(match.group("params"))):
             key = param.group(1)
             selected = key in params if key else position in params
             position += 0 if key else 1
@@ -196,6 +232,14 @@ def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int
             else:
                 url = raw
             yield _Span(RefKind.SHORTCODE, url, start, start + len(raw))
+
+
+def _params_end(params: str) -> int:
+    """Length of shortcode parameters without the `/` that makes a shortcode self-closing."""
+    end = len(params.rstrip())
+    if params.endswith("/", 0, end) and (end == 1 or params[end - 2].isspace()):
+        end -= 1
+    return end
 
 
 def _is_image_url(url: str, config: Config) -> bool:
