@@ -23,7 +23,10 @@ from .site import Site
 CONTENT_EXTENSIONS = (".md", ".markdown", ".mdown", ".html", ".htm")
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# Characters _sanitize keeps as they are, so a string of only these comes out unchanged.
+_KEPT_AS_IS = re.compile(r"[A-Za-z0-9./\\_#+~@-]*")
 _HOOKED_KINDS = (RefKind.MARKDOWN, RefKind.REFERENCE, RefKind.LINK)
+_ALWAYS_HOOKED_KINDS = (RefKind.SHORTCODE, RefKind.FRONTMATTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +138,9 @@ def page_stem(site: Site, name: str) -> str:
 
 def content_language(site: Site, name: str) -> str | None:
     """The language code of a `name.vi.md` / `photo.vi.jpg` suffix, when it is a configured one."""
-    parts = name.split(".")
-    if len(parts) < 3:
+    if name.count(".") < 2:
         return None
-    code = parts[-2].lower()
+    code = name.rsplit(".", 2)[-2].lower()
     return code if any(lang.code == code for lang in site.languages) else None
 
 
@@ -168,12 +170,16 @@ def _slug(site: Site, slug: str) -> str:
 
 def _go_lower(s: str) -> str:
     # Go's strings.ToLower maps rune by rune: no final-sigma rule, and U+0130 becomes "i"
-    # (Python's str.lower gives "i̇").
+    # (Python's str.lower gives "i̇"). On ASCII the two agree.
+    if s.isascii():
+        return s.lower()
     return "".join("i" if c == "\u0130" else (c.lower() if len(c.lower()) == 1 else c) for c in s)
 
 
 def _sanitize(site: Site, s: str) -> str:
     """Hugo's PathSpec.UnicodeSanitize: keep letters, digits, marks and . / \\ _ # + ~ - @."""
+    if _KEPT_AS_IS.fullmatch(s):
+        return s  # most file and folder names: nothing to drop, no accent to remove
     if site.remove_path_accents:
         s = unicodedata.normalize(
             "NFC", "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
@@ -262,6 +268,8 @@ def published_asset(
     too: collect these over every reference, then resolve against
     `index.with_assets_published(...)`.
     """
+    if not index.assets:
+        return None  # only assets/ files are published this way, and the site has none
     url = raw.url.strip()
     if not url or url.startswith("//") or _SCHEME.match(url) or not _hooked(site, raw):
         return None
@@ -289,7 +297,8 @@ def _locate(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -
     url = raw.url.strip()
     if not url:
         return Status.MISSING, None, "the URL is empty"
-    scheme = _SCHEME.match(url)
+    # Most URLs start with "/", which no scheme does: skip the regex for them.
+    scheme = None if url.startswith("/") else _SCHEME.match(url)
     if scheme and scheme.group(1).lower() == "data":
         return Status.DATA_URI, None, ""
     if scheme and len(scheme.group(1)) == 1:
@@ -347,7 +356,7 @@ def _hooked(site: Site, raw: RawRef) -> bool:
     # Hugo's own figure shortcode always looks the src up as a page resource, then in assets/;
     # the embedded render hooks do the same for Markdown images and links when they are on.
     # Custom shortcodes are assumed to do the same (most do, with .Resources.Get).
-    if raw.kind in (RefKind.SHORTCODE, RefKind.FRONTMATTER):
+    if raw.kind in _ALWAYS_HOOKED_KINDS:
         return True
     return site.render_hooks and not raw.raw_html and raw.kind in _HOOKED_KINDS
 
@@ -399,6 +408,8 @@ def _root_relative(site: Site, index: PublishedIndex, raw: RawRef, path: str, ab
 
 def _remove_dots(path: str) -> str | None:
     """RFC 3986 remove_dot_segments on an absolute path; None when it climbs above "/"."""
+    if path.startswith("/") and "/." not in path:
+        return path  # no segment starts with ".", so none is "." or ".."
     out: list[str] = []
     segments = path.split("/")[1:]
     for i, seg in enumerate(segments):
