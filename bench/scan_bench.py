@@ -66,6 +66,7 @@ def page_text(number: int, images: int, rng: random.Random) -> str:
 def build_site(root: Path, pages: int, images: int) -> None:
     """Write config, pages and small real images under `root`."""
     rng = random.Random(42)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "config.toml").write_text('baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n')
     tile = Image.linear_gradient("L").resize((64, 48)).convert("RGB")
     for index in range(images):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import ConfigError
+from .names import NameRules
 
 
 class Severity(StrEnum):
@@ -53,6 +54,8 @@ class Config:
     # shortcode name -> parameters holding an image URL (a name, or a position from 0)
     shortcodes: tuple[tuple[str, tuple[str | int, ...]], ...] = (("figure", ("src",)),)
     image_extensions: tuple[str, ...] = DEFAULT_IMAGE_EXTENSIONS
+    names: NameRules = field(default_factory=NameRules)
+    keep_exif_tags: tuple[str, ...] = ()  # EXIF tags kept when metadata is stripped (e.g. Copyright)
     check: CheckConfig = field(default_factory=CheckConfig)
 
     @classmethod
@@ -68,6 +71,10 @@ class Config:
             changes["image_extensions"] = tuple("." + e.lower().lstrip(".") for e in exts)
         if "shortcodes" in table:
             changes["shortcodes"] = _shortcodes(table["shortcodes"], f"{where} shortcodes")
+        if "names" in table:
+            changes["names"] = NameRules.from_table(table["names"], f"{where[:-1]}.names]")
+        if "keep_exif_tags" in table:
+            changes["keep_exif_tags"] = _strings(table, "keep_exif_tags", where)
         if "check" in table:
             changes["check"] = _check(table["check"], f"{where[:-1]}.check]")
         return replace(config, **changes)
