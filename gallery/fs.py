@@ -80,7 +80,7 @@ def iter_content_files(site: Site) -> Iterator[ContentFile | ScanWarning]:
         files, problems = _split(_walk(site.root, content_dir, skip_hidden=True))
         yield from problems
         default = owner or site.default_language.code
-        for file, _ in _page_files(site, files, _leaf_dirs(site, files)):
+        for file in _page_files(site, files, _leaf_dirs(site, files)):
             language = content_language(site, file.name) or default
             yield ContentFile(file.path, language, PurePosixPath(file.within + file.name))
 
@@ -147,8 +147,9 @@ def _bundle_resources(
     index_pages: dict[tuple[PurePosixPath, str], ContentFile] = {}
     branches: set[PurePosixPath] = set()
     sections: dict[PurePosixPath, set[str]] = {}
-    for file, stem in _page_files(site, files, leaves):
+    for file in _page_files(site, files, leaves):
         lang = content_language(site, file.name) or default
+        stem = page_stem(site, file.name)
         if stem in ("index", "_index"):
             index_pages[file.folder, lang] = ContentFile(file.path, lang, PurePosixPath(file.within + file.name))
         if stem == "_index":
@@ -202,22 +203,26 @@ def _owning_bundle(
 
 
 def _leaf_dirs(site: Site, files: Iterable[_File]) -> set[PurePosixPath]:
-    return {f.folder for f in files if is_content_name(f.name) and page_stem(site, f.name) == "index"}
+    # The name test first: it is cheap, and only an "index." name can have the stem "index".
+    return {
+        f.folder
+        for f in files
+        if f.name.startswith("index.") and is_content_name(f.name) and page_stem(site, f.name) == "index"
+    }
 
 
-def _page_files(site: Site, files: list[_File], leaves: set[PurePosixPath]) -> Iterator[tuple[_File, str]]:
-    """The content files Hugo renders as pages, each with its page stem; in walk order."""
+def _page_files(site: Site, files: list[_File], leaves: set[PurePosixPath]) -> Iterator[_File]:
+    """The content files Hugo renders as pages, in walk order."""
     # Whether a leaf bundle lies above a folder, worked out once per folder.
     under_leaf = {folder: any(a in leaves for a in folder.parents) for folder in {f.folder for f in files}}
     for file in files:
-        if not is_content_name(file.name):
+        if not is_content_name(file.name) or under_leaf[file.folder]:
             continue
-        stem = page_stem(site, file.name)
         # Below a leaf bundle's index file a content file is a resource, not a page: in a
         # leaf's own folder, every content file but the index one.
-        if under_leaf[file.folder] or (file.folder in leaves and stem != "index"):
+        if file.folder in leaves and page_stem(site, file.name) != "index":
             continue
-        yield file, stem
+        yield file
 
 
 def _split(items: Iterable[Walked]) -> tuple[list[_File], list[ScanWarning]]:
