@@ -56,6 +56,7 @@ _TEXT_SUFFIXES = (
 )  # fmt: skip
 _STYLE_SCRIPT_SUFFIXES = (".css", ".scss", ".sass", ".less", ".js", ".mjs", ".cjs", ".webmanifest")
 
+
 class _File(NamedTuple):
     """A regular file a walk found: one `folder` and `within` value per folder, no path per file."""
 
