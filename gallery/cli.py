@@ -9,11 +9,20 @@ from pathlib import Path
 import click
 
 from . import __version__
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from .apply import apply_plan, recover
 from .check import find_findings
 from .config import RULES, Config, Severity
 from .errors import ConfigError, GalleryError
+from .fixrefs import plan_fix_refs
+from .fs import read_site_bytes
+from .journal import journal_path, site_lock
+from .model import Plan, Report, ScanResult
+from .optimize import plan_optimize
 from .plan import scan_site
-from .report import FINDINGS_FORMATS, scan_json, scan_text
+from .report import FINDINGS_FORMATS, plan_text, report_text, scan_json, scan_text
 from .site import Site, find_site_root, read_site
 
 EXIT_FINDINGS = 1
@@ -126,3 +135,85 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     if result.warnings:
         raise SystemExit(EXIT_FILES_FAILED)
     raise SystemExit(EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0)
+
+
+Planner = Callable[[Site, Config, PurePosixPath, ScanResult], Plan]
+
+
+def _site_relative(site: Site, path: Path) -> PurePosixPath:
+    try:
+        return PurePosixPath(path.resolve().relative_to(site.root).as_posix())
+    except ValueError:
+        raise ConfigError(f"{path} is outside the site {site.root}") from None
+
+
+def _change_site(path: Path, dry_run: bool, command: str, planner: Planner) -> None:
+    """Plan, print, and (unless a dry run) apply under the site lock, completing an interrupted run first."""
+    site, config = _load(path)
+    target = _site_relative(site, path)
+    if dry_run:
+        if journal_path(site.root).exists():
+            click.echo("note: an interrupted run will be completed before this plan is applied", err=True)
+        result = scan_site(site, config)
+        plan = planner(site, config, target, result)
+        pages = {page.page: read_site_bytes(site.root, page.page) for page in plan.pages}
+        click.echo(plan_text(plan, pages, diff=True) or "nothing to do")
+        _warn(result.warnings)
+        raise SystemExit(EXIT_FILES_FAILED if result.warnings else 0)
+    with site_lock(site.root):
+        recovered = recover(site.root)
+        if recovered is not None:
+            interrupted, done = recovered
+            click.echo(f"completed an interrupted `gallery {interrupted}` run: {report_text(done)}", err=True)
+        result = scan_site(site, config)
+        plan = planner(site, config, target, result)
+        pages = {page.page: read_site_bytes(site.root, page.page) for page in plan.pages}
+        if text := plan_text(plan, pages, diff=False):
+            click.echo(text)
+        report = apply_plan(site.root, plan, command, config.keep_exif_tags) if plan else Report()
+    click.echo(report_text(report))
+    _warn(result.warnings)
+    raise SystemExit(EXIT_FILES_FAILED if report.failures or result.warnings else 0)
+
+
+dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what would change (with a diff); write nothing.")
+
+
+@cli.command("optimize")
+@click.argument(
+    "folder", required=False, default="static/images", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@dry_run_option
+def optimize_cmd(folder: Path, dry_run: bool) -> None:
+    """Give the images under FOLDER clean names, updating every reference, and strip their metadata.
+
+    Names follow [gallery.names]; EXIF (GPS, camera, serial), XMP, IPTC and comments are
+    removed without re-encoding pixels, keeping the colour profile and the orientation.
+    A killed run is completed by the next one; no reference stops resolving meanwhile.
+
+    \b
+    Example:
+        gallery optimize static/images --dry-run
+        gallery optimize static/images
+    """
+    _change_site(folder, dry_run, "optimize", plan_optimize)
+
+
+@cli.command("fix-refs")
+@click.argument(
+    "folder", required=False, default="content", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@dry_run_option
+def fix_refs_cmd(folder: Path, dry_run: bool) -> None:
+    """Repair broken image references in the pages under FOLDER where the fix is certain.
+
+    A URL that differs from the file only in case gets the file's spelling; a missing file
+    with exactly one close match (doubled extension, doubled folder, same name elsewhere)
+    gets that file's URL. Anything ambiguous is reported, never guessed.
+
+    \b
+    Example:
+        gallery fix-refs content/ --dry-run
+        gallery fix-refs content/
+    """
+    _change_site(folder, dry_run, "fix-refs", plan_fix_refs)

@@ -6,6 +6,8 @@ out of the site, a FIFO), so the caller can report them and go on.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import os
@@ -529,3 +531,65 @@ def _files_outside_content(site: Site) -> Iterator[PurePosixPath]:
         for item in _walk(site.root, d, skip_hidden=True):
             if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _STYLE_SCRIPT_SUFFIXES:
                 yield item.path
+
+
+# --- writing: the only functions that change files; apply.py and journal.py call them ---------
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a reader, or a crash, sees the old or the new bytes.
+
+    The bytes go to a temporary file in the same folder, which is flushed to disk and
+    renamed over the target; then the folder itself is flushed so the rename survives a
+    power cut. The target's permission bits are kept.
+    """
+    folder = path.parent
+    temporary = folder / f".{path.name}.gallery-tmp"
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (renames, new and removed names) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Give `source` a second name `target` (a hard link, or an atomic copy where links fail)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        write_atomic(target, source.read_bytes())
+        return
+    fsync_folder(target.parent)
+
+
+def read_site_bytes(root: Path, path: PurePosixPath) -> bytes:
+    """The bytes of a regular file inside the site; OSError naming the file otherwise."""
+    fd = _open_regular(root, path)
+    if isinstance(fd, ScanWarning):
+        raise OSError(errno.EINVAL, fd.message, str(path))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()

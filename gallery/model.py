@@ -67,6 +67,7 @@ class ImageRef:
     status: Status
     file: PurePosixPath | None  # the image it points at, relative to the site root
     hint: str = ""  # a suggested fix, for problems
+    candidates: tuple[PurePosixPath, ...] = ()  # for a missing file: files the author may have meant
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class ImageFile:
     width: int | None
     height: int | None
     format: str | None  # Pillow's name for what the bytes are, whatever the extension says
+    url: str | None = None  # decoded URL path Hugo publishes it at, without the baseURL path
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +121,69 @@ class Finding:
         if self.page is not None:
             return f"{self.page}:{self.line}" if self.line else str(self.page)
         return str(self.file or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace bytes [start, end) of a page, which must still read `old`, with `new`."""
+
+    start: int
+    end: int
+    old: bytes
+    new: bytes
+    needs: PurePosixPath | None = None  # a file the new text points at: skip the edit without it
+
+
+@dataclass(frozen=True, slots=True)
+class PageEdit:
+    """All edits of one page, with digests to tell "not yet applied" from "already applied"."""
+
+    page: PurePosixPath
+    edits: tuple[Edit, ...]
+    before: str  # sha256 of the page as planned
+    after: str  # sha256 of the page once edited
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """Move an image (or an image's folder, one file at a time) to a clean name."""
+
+    old: PurePosixPath
+    new: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class StripMetadata:
+    """Remove EXIF, XMP, IPTC and comments from an image, pixels untouched."""
+
+    path: PurePosixPath  # where the image is once renames are done
+    saves: int  # bytes
+    gps: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything a command will change, decided before anything is written."""
+
+    renames: tuple[Rename, ...] = ()
+    strips: tuple[StripMetadata, ...] = ()
+    pages: tuple[PageEdit, ...] = ()
+    problems: tuple[Finding, ...] = ()  # what needs a person: reported, not changed
+
+    def __bool__(self) -> bool:
+        return bool(self.renames or self.strips or self.pages)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What applying a plan did."""
+
+    renamed: int = 0
+    stripped: int = 0
+    bytes_saved: int = 0
+    pages_written: int = 0
+    failures: tuple[str, ...] = ()  # one line each: "path: what went wrong"
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.failures else 0

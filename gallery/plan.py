@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import PurePosixPath
+
 from .config import Config
 from .fs import (
     SiteReader,
@@ -51,13 +54,17 @@ def scan_site(site: Site, config: Config) -> ScanResult:
     index = index.with_assets_published(used_assets)
     refs = tuple(resolve_ref(site, index, context, raw) for context, raws in pages for raw in raws)
 
+    urls: dict[PurePosixPath, str | None] = {}
+    for item in published:
+        if urls.get(item.path) is None:
+            urls[item.path] = item.url_path
     images: list[ImageFile] = []
-    for path in sorted({p.path for p in published}):
+    for path in sorted(urls):
         image = reader.read_image(path)
         if isinstance(image, ScanWarning):
             warnings.append(image)
         else:
-            images.append(image)
+            images.append(dataclasses.replace(image, url=urls[path]))
     # A broken reference that names a file still shows the file is wanted: not an orphan.
     used = {ref.file for ref in refs if ref.file is not None}
     unused_names = {image.path.name for image in images if image.path not in used}

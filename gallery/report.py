@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 
 from .check import problem_message
-from .model import Finding, ImageRef, ScanResult, Status
+from .edit import apply_edits
+from .model import Finding, ImageRef, Plan, Report, ScanResult, Status
 
 PROBLEMS = (Status.MISSING, Status.CASE_MISMATCH, Status.NOT_RENDERED, Status.OUTSIDE_SITE)
 
@@ -120,3 +124,37 @@ def _escape_property(text: str) -> str:
 
 
 FINDINGS_FORMATS = {"text": findings_text, "json": findings_json, "github": findings_github}
+
+
+def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> str:
+    """What a plan would do, one line per change, and with `diff` a unified diff of each page."""
+    lines = [f"rename {r.old} -> {r.new}" for r in plan.renames]
+    lines += [
+        f"strip metadata from {s.path} ({s.saves:,} bytes{', GPS' if s.gps else ''})" for s in plan.strips
+    ]
+    for page in plan.pages:
+        before = pages[page.page]
+        for e in page.edits:
+            line = before.count(b"\n", 0, e.start) + 1
+            lines.append(f"{page.page}:{line}: {e.old.decode('utf-8', 'replace')} -> {e.new.decode('utf-8', 'replace')}")
+        if diff:
+            after = apply_edits(before, page.edits)
+            lines += difflib.unified_diff(
+                before.decode("utf-8", "replace").splitlines(),
+                after.decode("utf-8", "replace").splitlines(),
+                f"a/{page.page}",
+                f"b/{page.page}",
+                lineterm="",
+            )
+    lines += [f"{f.where}: {f.rule}: {f.message}" for f in plan.problems]
+    return "\n".join(lines)
+
+
+def report_text(report: Report) -> str:
+    """The closing summary of an applied plan."""
+    summary = (
+        f"renamed {report.renamed} image{'s' * (report.renamed != 1)}, stripped metadata from {report.stripped}"
+        f" ({report.bytes_saved / 1e3:,.1f} KB saved), rewrote {report.pages_written}"
+        f" page{'s' * (report.pages_written != 1)}"
+    )
+    return "\n".join([summary, *(f"failed: {failure}" for failure in report.failures)])

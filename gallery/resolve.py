@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .model import ImageRef, PageContext, RawRef, RefKind, Status
@@ -249,14 +249,14 @@ def _fold(s: str) -> str:
 
 def resolve_ref(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -> ImageRef:
     """Resolve one reference the way a browser fetches it from the site Hugo publishes."""
-    status, file, hint = _locate(site, index, page, raw)
+    status, file, hint, candidates = _locate(site, index, page, raw)
     if not raw.rendered:
         why = "Markdown inside an HTML block is printed as text, not rendered (end the block with a blank line)"
         return ImageRef(page.path, raw, Status.NOT_RENDERED, file, _also(why, status, hint))
     if raw.raw_html and not site.unsafe_html:
         why = "Hugo drops raw HTML unless the config sets markup.goldmark.renderer.unsafe = true"
         return ImageRef(page.path, raw, Status.NOT_RENDERED, file, _also(why, status, hint))
-    return ImageRef(page.path, raw, status, file, hint)
+    return ImageRef(page.path, raw, status, file, hint, candidates)
 
 
 def published_asset(
@@ -290,29 +290,35 @@ def _also(why: str, status: Status, hint: str) -> str:
     return why
 
 
-Located = tuple[Status, PurePosixPath | None, str]
+class Located(NamedTuple):
+    """Where a URL leads: its status, the file, a hint, and for a missing file the near names."""
+
+    status: Status
+    file: PurePosixPath | None
+    hint: str
+    candidates: tuple[PurePosixPath, ...] = ()
 
 
 def _locate(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -> Located:
     url = raw.url.strip()
     if not url:
-        return Status.MISSING, None, "the URL is empty"
+        return Located(Status.MISSING, None, "the URL is empty")
     # Most URLs start with "/", which no scheme does: skip the regex for them.
     scheme = None if url.startswith("/") else _SCHEME.match(url)
     if scheme and scheme.group(1).lower() == "data":
-        return Status.DATA_URI, None, ""
+        return Located(Status.DATA_URI, None, "")
     if scheme and len(scheme.group(1)) == 1:
         hint = "this is a path on your disk; write a URL relative to the page or the site root"
-        return Status.MISSING, None, hint
+        return Located(Status.MISSING, None, hint)
     on_site = url.startswith("//") or scheme
     if on_site:
         local = _same_site_path(site, url)
         if local is None:
-            return Status.REMOTE, None, ""
+            return Located(Status.REMOTE, None, "")
         url = local
     path = unquote(url.split("#", 1)[0].split("?", 1)[0])
     if not path:
-        return Status.MISSING, None, "the URL names no file"
+        return Located(Status.MISSING, None, "the URL names no file")
     if not on_site and _hooked(site, raw):
         found = _hook_lookup(site, index, page, path)
         doubled = site.relative_urls and site.base_path != "/" and raw.kind is not RefKind.FRONTMATTER
@@ -323,14 +329,14 @@ def _locate(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -
                 f"Hugo publishes this file, but with relativeURLs and the baseURL path {site.base_path} "
                 f"it writes a link to {site.base_path[:-1]}{site.base_path}...: turn relativeURLs off"
             )
-            return Status.MISSING, found.path, hint
+            return Located(Status.MISSING, found.path, hint)
         if found is not None:
-            return Status.OK, found.path, ""
+            return Located(Status.OK, found.path, "")
     if path.startswith("/"):
         return _root_relative(site, index, raw, path, absolute=bool(on_site))
     joined = _remove_dots(page.url[: page.url.rfind("/") + 1] + path)
     if joined is None:
-        return Status.OUTSIDE_SITE, None, f"climbs above the site root from the page URL {page.url}"
+        return Located(Status.OUTSIDE_SITE, None, f"climbs above the site root from the page URL {page.url}")
     return _lookup(index, joined, "\\" in path)
 
 
@@ -377,7 +383,7 @@ def _root_relative(site: Site, index: PublishedIndex, raw: RawRef, path: str, ab
     base = site.base_path
     clean = _remove_dots(path)
     if clean is None:
-        return Status.OUTSIDE_SITE, None, "climbs above the site root"
+        return Located(Status.OUTSIDE_SITE, None, "climbs above the site root")
     if base == "/" or absolute:
         return _lookup(index, clean, "\\" in path)
     under = clean.startswith(base) or clean + "/" == base
@@ -388,22 +394,22 @@ def _root_relative(site: Site, index: PublishedIndex, raw: RawRef, path: str, ab
     if site.relative_urls:
         # relativeURLs rewrites /x as a path relative to the site root: a hard-coded base path
         # is then doubled (/sub/sub/x), so /sub/x only works if a file is published there.
-        status, file, hint = _lookup(index, clean, "\\" in path)
-        if status is Status.MISSING and under and stripped in index.by_url:
+        found = _lookup(index, clean, "\\" in path)
+        if found.status is Status.MISSING and under and stripped in index.by_url:
             hint = f"relativeURLs is on, so Hugo already adds {base}: write {stripped}"
-            return Status.MISSING, index.by_url[stripped].path, hint
-        return status, file, hint
+            return Located(Status.MISSING, index.by_url[stripped].path, hint)
+        return found
     if under:
         return _lookup(index, stripped, "\\" in path)
     # Neither canonifyURLs nor relativeURLs: the browser asks the host root, outside the site.
-    status, file, hint = _lookup(index, clean, "\\" in path)
-    if status is Status.OK:
+    found = _lookup(index, clean, "\\" in path)
+    if found.status is Status.OK:
         hint = (
             f"the site is published under {base}, so {clean} is fetched from outside it: write "
             f"{base}{clean[1:]}, a relative URL, or set canonifyURLs = true"
         )
-        return Status.MISSING, file, hint
-    return status, file, hint
+        return Located(Status.MISSING, found.file, hint)
+    return found
 
 
 def _remove_dots(path: str) -> str | None:
@@ -431,7 +437,7 @@ def _remove_dots(path: str) -> str | None:
 def _lookup(index: PublishedIndex, url_path: str, backslash: bool) -> Located:
     found = index.by_url.get(url_path)
     if found is not None:
-        return Status.OK, found.path, ""
+        return Located(Status.OK, found.path, "")
     folded = index.by_folded.get(_fold(url_path), ())
     if folded:
         real = folded[0]
@@ -442,43 +448,44 @@ def _lookup(index: PublishedIndex, url_path: str, backslash: bool) -> Located:
             why = "differs in letter case"
         else:
             why = "differs in letter case and Unicode normalisation"
-        return Status.CASE_MISMATCH, real.path, f"the file is {real.url_path} ({real.path}); the URL {why}"
+        return Located(Status.CASE_MISMATCH, real.path, f"the file is {real.url_path} ({real.path}); the URL {why}")
     asset = index.assets.get(url_path[1:])
     if asset is not None:
         hint = (
             f"{asset.path} is in {asset.path.parts[0]}/: Hugo publishes it only when a Markdown image, "
             "shortcode or template uses it"
         )
-        return Status.MISSING, asset.path, hint
-    hint = _suggestion(index, url_path)
+        return Located(Status.MISSING, asset.path, hint)
+    hint, candidates = _suggestion(index, url_path)
     if backslash and not hint:
         hint = "use / in URLs, not \\"
-    return Status.MISSING, None, hint
+    return Located(Status.MISSING, None, hint, candidates)
 
 
-def _suggestion(index: PublishedIndex, url_path: str) -> str:
-    """A "did you mean" hint: doubled extension, doubled folder, extra leading folders, same name."""
+def _suggestion(index: PublishedIndex, url_path: str) -> tuple[str, tuple[PurePosixPath, ...]]:
+    """A "did you mean" hint and the files it names: doubled extension or folder, extra leading
+    folders, or the same name elsewhere."""
     suffix = PurePosixPath(url_path).suffix
     for candidate in _variants(url_path, suffix):
         f = index.by_url.get(candidate)
         if f is not None:
-            return f"did you mean {candidate} ({f.path})?"
+            return f"did you mean {candidate} ({f.path})?", (f.path,)
     name = url_path.rsplit("/", 1)[1]
     same_name = index.by_name.get(_fold(name), ())
     published = [f for f in same_name if f.url_path is not None and not f.asset]
     if published:
         best = sorted(published, key=lambda f: (-_shared_tail(f.url_path or "", url_path), f.url_path))
         shown = " or ".join(f"{f.url_path} ({f.path})" for f in best[:2])
-        return f"did you mean {shown}?"
+        return f"did you mean {shown}?", tuple(f.path for f in best)
     if same_name:
         f = same_name[0]
         if f.asset:
-            return f"{f.path} is in assets/: Hugo publishes it only when a hook, shortcode or template uses it"
+            return f"{f.path} is in assets/: Hugo publishes it only when a hook, shortcode or template uses it", ()
         return (
             f"{f.path} exists but Hugo publishes it nowhere: a bundle resource is published only "
             "with a page of its language (no language suffix means the default language)"
-        )
-    return ""
+        ), ()
+    return "", ()
 
 
 def _variants(url_path: str, suffix: str) -> Iterable[str]:

@@ -1,0 +1,205 @@
+"""Apply a plan: the only code that changes a site. It decides nothing; the plan did.
+
+Order, chosen so that every reference resolves at every moment, even if the process is
+killed: the journal first; then each renamed image gets its new name as a second link
+(old and new names both work); metadata is stripped (atomic replace); pages are rewritten
+(atomic replace) to the new names; only then are the old names removed, and the journal
+last. A run that finds a journal completes it before doing anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .edit import StaleEdit, apply_edits
+from .fs import fsync_folder, link_or_copy, write_atomic
+from .journal import clear_journal, read_journal, write_journal
+from .metadata import strip_metadata
+from .model import Edit, PageEdit, Plan, Rename, Report, StripMetadata
+
+TEMPORARY_SUFFIX = ".gallery-tmp"
+
+
+def apply_plan(root: Path, plan: Plan, command: str, keep_tags: tuple[str, ...] = ()) -> Report:
+    """Write the journal, carry the plan out, clear the journal. Call with the site lock held."""
+    write_journal(root, command, plan_to_json(plan, keep_tags))
+    report = _execute(root, plan, keep_tags)
+    clear_journal(root)
+    return report
+
+
+def recover(root: Path) -> tuple[str, Report] | None:
+    """Complete a run that was interrupted (its journal is still there); call with the lock held."""
+    found = read_journal(root)
+    if found is None:
+        return None
+    command, document = found
+    plan, keep_tags = plan_from_json(document)
+    _remove_temporaries(root, plan)
+    report = _execute(root, plan, keep_tags)
+    clear_journal(root)
+    return command, report
+
+
+def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
+    failures: list[str] = []
+    linked = [rename for rename in plan.renames if _link(root, rename, failures)]
+    missing = {rename.new for rename in plan.renames} - {rename.new for rename in linked}
+    stripped, saved = 0, 0
+    for strip in plan.strips:
+        saved_now = _strip(root, strip, keep_tags, failures)
+        stripped += saved_now > 0
+        saved += saved_now
+    written = sum(_edit_page(root, page, missing, failures) for page in plan.pages)
+    for rename in linked:
+        _unlink_old(root, rename, failures)
+    return Report(len(linked), stripped, saved, written, tuple(failures))
+
+
+def _link(root: Path, rename: Rename, failures: list[str]) -> bool:
+    """Give the image its new name beside the old one; True when the new name exists."""
+    old, new = root / rename.old, root / rename.new
+    if new.exists():
+        if old.exists() and not os.path.samefile(old, new) and old.read_bytes() != new.read_bytes():
+            failures.append(f"{rename.new}: exists with other content; {rename.old} keeps its name")
+            return False
+        return True  # done by an earlier, interrupted run (or a case-only rename, handled below)
+    try:
+        link_or_copy(old, new)
+    except OSError as e:
+        failures.append(f"{rename.old}: cannot create {rename.new}: {e.strerror}")
+        return False
+    return True
+
+
+def _strip(root: Path, strip: StripMetadata, keep_tags: tuple[str, ...], failures: list[str]) -> int:
+    path = root / strip.path
+    try:
+        data = path.read_bytes()
+        stripped = strip_metadata(data, keep_tags)
+        if stripped is data:
+            return 0
+        write_atomic(path, stripped)
+    except (OSError, ValueError) as e:
+        failures.append(f"{strip.path}: metadata not removed: {getattr(e, 'strerror', None) or e}")
+        return 0
+    return len(data) - len(stripped)
+
+
+def _edit_page(root: Path, page: PageEdit, missing: set[PurePosixPath], failures: list[str]) -> bool:
+    """Rewrite a page's URL spans; True when the page was written."""
+    path = root / page.page
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        failures.append(f"{page.page}: not updated: {e.strerror}")
+        return False
+    digest = hashlib.sha256(data).hexdigest()
+    if digest == page.after:
+        return False  # already written by an interrupted run
+    edits = [edit for edit in page.edits if edit.needs is None or edit.needs not in missing]
+    try:
+        if digest != page.before:
+            raise StaleEdit("changed since it was read")
+        write_atomic(path, apply_edits(data, edits))
+    except StaleEdit as e:
+        failures.append(f"{page.page}: not updated: {e}; run the command again")
+        return False
+    except OSError as e:
+        failures.append(f"{page.page}: not updated: {e.strerror}")
+        return False
+    return True
+
+
+def _unlink_old(root: Path, rename: Rename, failures: list[str]) -> None:
+    old, new = root / rename.old, root / rename.new
+    if not new.exists() or not old.exists():
+        return
+    try:
+        if new.name not in os.listdir(new.parent):
+            # A case-only rename on a case-insensitive file system: the one entry answers to
+            # both spellings, so it is renamed (through a temporary name) rather than removed.
+            temporary = old.with_name(old.name + TEMPORARY_SUFFIX)
+            os.rename(old, temporary)
+            os.rename(temporary, new)
+        else:
+            old.unlink()
+        fsync_folder(old.parent)
+        _remove_empty_folders(root, old.parent)
+    except OSError as e:
+        failures.append(f"{rename.old}: old name not removed: {e.strerror}")
+
+
+def _remove_empty_folders(root: Path, folder: Path) -> None:
+    """Remove folders emptied by renames, up to (not including) the site root."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        fsync_folder(folder.parent)
+        folder = folder.parent
+
+
+def _remove_temporaries(root: Path, plan: Plan) -> None:
+    """Temporary files a killed run may have left beside the files it was writing."""
+    paths = [r.new for r in plan.renames] + [s.path for s in plan.strips] + [p.page for p in plan.pages]
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            (root / path).with_name(f".{path.name}{TEMPORARY_SUFFIX}").unlink()
+
+
+# --- the journal's form of a plan ---------------------------------------------------------------
+
+
+def _bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def plan_to_json(plan: Plan, keep_tags: tuple[str, ...]) -> dict[str, Any]:
+    """The plan as JSON-ready data (problems are not needed to carry it out)."""
+    return {
+        "keep_tags": list(keep_tags),
+        "renames": [[str(r.old), str(r.new)] for r in plan.renames],
+        "strips": [[str(s.path), s.saves, s.gps] for s in plan.strips],
+        "pages": [
+            {
+                "page": str(p.page),
+                "before": p.before,
+                "after": p.after,
+                "edits": [
+                    [e.start, e.end, _bytes(e.old), _bytes(e.new), str(e.needs) if e.needs else None]
+                    for e in p.edits
+                ],
+            }
+            for p in plan.pages
+        ],
+    }
+
+
+def plan_from_json(document: Mapping[str, Any]) -> tuple[Plan, tuple[str, ...]]:
+    """Read back what plan_to_json wrote."""
+    pages = tuple(
+        PageEdit(
+            PurePosixPath(p["page"]),
+            tuple(
+                Edit(start, end, base64.b64decode(old), base64.b64decode(new), PurePosixPath(needs) if needs else None)
+                for start, end, old, new, needs in p["edits"]
+            ),
+            p["before"],
+            p["after"],
+        )
+        for p in document["pages"]
+    )
+    plan = Plan(
+        renames=tuple(Rename(PurePosixPath(old), PurePosixPath(new)) for old, new in document["renames"]),
+        strips=tuple(StripMetadata(PurePosixPath(path), saves, gps) for path, saves, gps in document["strips"]),
+        pages=pages,
+    )
+    return plan, tuple(document["keep_tags"])
