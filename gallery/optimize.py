@@ -5,6 +5,7 @@ Reads files, never writes: the result is a Plan that apply.py carries out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections import defaultdict
@@ -33,7 +34,11 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         NameInput(image.path, image.format, hashlib.sha256(contents[image.path]).hexdigest())
         for image in images
     ]
-    wanted = plan_renames(inputs, config.names, base=target)
+    rules = config.names
+    if any(is_under(target, folder) or is_under(folder, target) for folder in _content_dirs(site)):
+        # A folder in a content dir is a section or a page bundle: renaming it moves pages.
+        rules = dataclasses.replace(rules, folders=False)
+    wanted = plan_renames(inputs, rules, base=target)
     problems = [
         Finding("bad-filename", "warning", f"not renamed: {reason}", file=path) for path, reason in wanted.skipped
     ]
@@ -72,6 +77,10 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         if metadata.removable_bytes > 0:
             strips.append(StripMetadata(new_path.get(image.path, image.path), metadata.removable_bytes, metadata.has_gps))
     return Plan(tuple(renames), tuple(strips), page_edits(read, edits), tuple(problems))
+
+
+def _content_dirs(site: Site) -> set[PurePosixPath]:
+    return {folder for language in site.languages for folder in language.content_dirs}
 
 
 def _retargeted(
