@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
-from .config import CheckConfig, Severity
-from .model import Finding, ImageRef, ScanResult, Status
+from .config import CheckConfig, Config, Severity
+from .metadata import Metadata
+from .model import Finding, ImageFile, ImageRef, ScanResult, Status
+from .names import normalized_name
 
 RULE_OF_STATUS = {
     Status.MISSING: "broken-ref",
@@ -33,20 +36,51 @@ def problem_message(ref: ImageRef) -> str:
     return f"{url}: {ref.status}"
 
 
-def find_findings(result: ScanResult, config: CheckConfig) -> tuple[Finding, ...]:
-    """Every finding of every enabled rule, in page order."""
-    return tuple(_reference_findings(result.refs, config))
+def find_findings(
+    result: ScanResult, config: Config, check: CheckConfig, metadata: Mapping[PurePosixPath, Metadata]
+) -> tuple[Finding, ...]:
+    """Every finding of every enabled rule, at its configured severity: references, then images."""
+    findings = [*_reference_findings(result.refs), *_image_findings(result.images, config, metadata)]
+    return tuple(
+        dataclasses.replace(f, severity=severity.value)
+        for f in findings
+        if (severity := check.severity_of(f.rule)) != Severity.OFF and not _ignored(check.ignore, f.page, f.file)
+    )
 
 
-def _reference_findings(refs: tuple[ImageRef, ...], config: CheckConfig) -> Iterator[Finding]:
+def _image_findings(
+    images: tuple[ImageFile, ...], config: Config, metadata: Mapping[PurePosixPath, Metadata]
+) -> Iterator[Finding]:
+    for image in images:
+        clean = normalized_name(image.path.name, image.format, config.names)
+        if clean != image.path.name:
+            yield Finding(
+                "bad-filename", "", f"{image.path.name} should be {clean}: run `gallery optimize {image.path.parent}`",
+                file=image.path,
+            )
+        found = metadata.get(image.path)
+        if found is None:
+            continue
+        if found.has_gps:
+            yield Finding(
+                "gps", "", f"publishes GPS coordinates in its metadata: run `gallery optimize {image.path.parent}`",
+                file=image.path,
+            )
+        if found.removable_bytes:
+            kinds = [k for k, present in (("EXIF", found.has_exif), ("XMP", found.has_xmp),
+                     ("IPTC", found.has_iptc), ("comment", found.has_comment)) if present]  # fmt: skip
+            yield Finding(
+                "metadata", "",
+                f"carries {'/'.join(kinds) or 'metadata'} ({found.removable_bytes:,} bytes) that pages do not need",
+                file=image.path,
+            )
+
+
+def _reference_findings(refs: tuple[ImageRef, ...]) -> Iterator[Finding]:
     for ref in refs:
         rule = RULE_OF_STATUS.get(ref.status)
-        if rule is None:
-            continue
-        severity = config.severity_of(rule)
-        if severity == Severity.OFF or _ignored(config.ignore, ref.page, ref.file):
-            continue
-        yield Finding(rule, severity.value, problem_message(ref), ref.page, ref.ref.line, ref.file)
+        if rule is not None:
+            yield Finding(rule, "", problem_message(ref), ref.page, ref.ref.line, ref.file)
 
 
 def _ignored(patterns: tuple[str, ...], *paths: PurePosixPath | None) -> bool:

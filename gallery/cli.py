@@ -21,7 +21,7 @@ from .fs import read_site_bytes
 from .journal import journal_path, site_lock
 from .model import Plan, Report, ScanResult
 from .optimize import plan_optimize
-from .plan import scan_site
+from .plan import read_image_metadata, scan_site
 from .report import FINDINGS_FORMATS, plan_text, report_text, scan_json, scan_text
 from .site import Site, find_site_root, read_site
 
@@ -108,7 +108,10 @@ def scan_cmd(path: Path, output: str, frontmatter_keys: tuple[str, ...]) -> None
     help=f"Override a rule's level ({', '.join(RULES)} = error|warning|off).",
 )
 def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[str, ...]) -> None:
-    """Fail (exit 1) when the site has broken, case-mismatched or hidden image references.
+    """Fail (exit 1) on broken, case-mismatched or hidden references and images leaking GPS.
+
+    Also reports (as warnings, by default) image names that `optimize` would clean and
+    metadata it would strip.
 
     Exit status: 0 clean, 1 findings at error level, 2 usage or config error,
     3 some files could not be read.
@@ -127,7 +130,7 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
         levels[rule] = Severity(level)
     check = dataclasses.replace(config.check, severity=tuple(levels.items()), ignore=config.check.ignore + ignore)
     result = scan_site(site, config)
-    findings = find_findings(result, check)
+    findings = find_findings(result, config, check, read_image_metadata(site, result.images))
     text = FINDINGS_FORMATS[output](findings)
     if text:
         click.echo(text)

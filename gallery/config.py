@@ -17,7 +17,8 @@ class Severity(StrEnum):
     OFF = "off"
 
 
-RULES = ("broken-ref", "case-mismatch", "not-rendered")
+RULES = ("broken-ref", "case-mismatch", "not-rendered", "bad-filename", "gps", "metadata")
+DEFAULT_SEVERITY = {"bad-filename": "warning", "metadata": "warning"}  # the others are errors
 
 DEFAULT_FRONTMATTER_KEYS = (
     "image",
@@ -39,7 +40,9 @@ DEFAULT_IMAGE_EXTENSIONS = (
 class CheckConfig:
     """`[gallery.check]`: what `gallery check` reports and how loudly."""
 
-    severity: tuple[tuple[str, Severity], ...] = tuple((rule, Severity.ERROR) for rule in RULES)
+    severity: tuple[tuple[str, Severity], ...] = tuple(
+        (rule, Severity(DEFAULT_SEVERITY.get(rule, "error"))) for rule in RULES
+    )
     ignore: tuple[str, ...] = ()  # glob patterns of pages or images, relative to the site root
 
     def severity_of(self, rule: str) -> Severity:

@@ -109,7 +109,7 @@ class Finding:
     """One thing `gallery check` reports, at the page line that causes it when there is one."""
 
     rule: str
-    severity: str  # error or warning
+    severity: str  # error or warning ("" until check applies the configured level)
     message: str
     page: PurePosixPath | None = None
     line: int | None = None

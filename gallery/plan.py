@@ -11,7 +11,9 @@ from .fs import (
     find_names_outside_content,
     iter_content_files,
     iter_published_images,
+    read_site_bytes,
 )
+from .metadata import Metadata, read_metadata
 from .model import ImageFile, PageContext, ScanResult, ScanWarning
 from .resolve import find_orphans, index_published, page_url, published_asset, resolve_ref
 from .scan import find_refs, is_markdown
@@ -72,3 +74,14 @@ def scan_site(site: Site, config: Config) -> ScanResult:
         (image.path for image in images), used, find_names_outside_content(site, unused_names)
     )
     return ScanResult(tuple(context for context, _ in pages), refs, tuple(images), orphans, tuple(warnings))
+
+
+def read_image_metadata(site: Site, images: tuple[ImageFile, ...]) -> dict[PurePosixPath, Metadata]:
+    """What metadata each image carries (for `check`); unreadable files are left out."""
+    found = {}
+    for image in images:
+        try:
+            found[image.path] = read_metadata(read_site_bytes(site.root, image.path))
+        except OSError:
+            continue  # the scan has already warned about it
+    return found

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import piexif
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
+from conftest import make_image
 from gallery.cli import cli
 
 PAGE = """---
@@ -87,7 +90,11 @@ def test_check_exits_1_with_findings_and_0_when_clean(site_factory) -> None:
     root = site_factory(FILES)
     code, out, _ = run("check", str(root))
     assert code == 1
-    assert out.splitlines()[-1] == "3 errors, 0 warnings"
+    assert out.splitlines()[-2:] == [
+        "static/images/Stage 1.jpg: warning: bad-filename: Stage 1.jpg should be stage-1.jpg:"
+        " run `gallery optimize static/images`",
+        "3 errors, 1 warning",
+    ]
     (root / "content/posts/event.md").write_text("![ok](/images/cover.jpg)\n", encoding="utf-8")
     assert run("check", str(root))[0] == 0
 
@@ -101,7 +108,9 @@ def test_check_json_and_github_formats(site_factory) -> None:
         ("case-mismatch", "content/posts/event.md", 8),
         ("broken-ref", "content/posts/event.md", 9),
         ("not-rendered", "content/posts/event.md", 12),
+        ("bad-filename", None, None),
     ]
+    assert findings[-1]["file"] == "static/images/Stage 1.jpg"
     code, out, _ = run("check", str(root), "--format", "github")
     assert code == 1
     assert out.splitlines()[1].startswith("::error file=content/posts/event.md,line=9,title=broken-ref::")
@@ -117,10 +126,33 @@ def test_check_severity_and_ignore_from_config_and_flags(site_factory) -> None:
     assert [(f["rule"], f["severity"]) for f in json.loads(out)["findings"]] == [
         ("case-mismatch", "error"),
         ("broken-ref", "warning"),
+        ("bad-filename", "warning"),
     ]
     assert code == 1
     assert run("check", str(root), "--severity", "case-mismatch=warning")[0] == 0
-    assert run("check", str(root), "--ignore", "content/posts/*")[1].strip() == "0 errors, 0 warnings"
+    assert run("check", str(root), "--ignore", "content/posts/*", "--ignore", "static/*")[1].strip() == "0 errors, 0 warnings"
+
+
+def test_check_reports_gps_and_names_until_optimize_fixes_them(site_factory) -> None:
+    gps = {
+        piexif.GPSIFD.GPSLatitudeRef: b"N",
+        piexif.GPSIFD.GPSLatitude: ((10, 1), (46, 1), (0, 1)),
+    }
+    root = site_factory({"content/a.md": "![x](/images/Phone%20Photo.JPG)\n"})
+    path = root / "static/images/Phone Photo.JPG"
+    make_image(path, fmt="JPEG")
+    Image.open(path).save(path, exif=piexif.dump({"GPS": gps, "0th": {piexif.ImageIFD.Make: b"Phone"}}))
+    code, out, _ = run("check", str(root), "--format", "json")
+    assert code == 1
+    assert {(f["rule"], f["severity"]) for f in json.loads(out)["findings"]} == {
+        ("gps", "error"),
+        ("metadata", "warning"),
+        ("bad-filename", "warning"),
+    }
+    assert run("optimize", str(root / "static/images"))[0] == 0
+    code, out, _ = run("check", str(root))
+    assert (code, out.strip()) == (0, "0 errors, 0 warnings")
+    assert (root / "content/a.md").read_text() == "![x](/images/phone-photo.jpg)\n"
 
 
 def test_unknown_config_key_is_a_usage_error_naming_it(site_factory) -> None:
