@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -9,7 +10,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from click.testing import CliRunner
 
+from gallery.cli import cli
 from gallery.config import Config
 from gallery.model import RefKind, ScanResult, Status
 from gallery.plan import scan_site
@@ -102,12 +105,16 @@ def assert_scan_matches_hugo(site: Site, result: ScanResult, public: Path) -> in
     return len(checked)
 
 
-def test_demo_site_build_agrees_with_scan(tmp_path: Path) -> None:
-    root = tmp_path / "demo"
+def copy_demo(root: Path) -> Path:
     root.mkdir()
     for name in ("config.toml", "content", "static", "layouts"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / name)  # type: ignore[operator]
+    return root
+
+
+def test_demo_site_build_agrees_with_scan(tmp_path: Path) -> None:
+    root = copy_demo(tmp_path / "demo")
     build(root, tmp_path / "public")
     site, table = read_site(root)
     result = scan_site(site, Config.from_table(table))
@@ -155,3 +162,18 @@ def test_multilingual_bundles_and_subpath_agree_with_hugo(tmp_path: Path, ugly: 
     result = scan_site(site, Config.from_table(table))
     assert assert_scan_matches_hugo(site, result, tmp_path / "public") >= 8
     assert {ref.status for ref in result.refs} >= {Status.OK, Status.CASE_MISMATCH}
+
+
+def test_demo_after_optimize_and_fix_refs_loads_every_image(tmp_path: Path) -> None:
+    root = copy_demo(tmp_path / "demo")
+    for command in (["optimize", str(root / "static/images")], ["fix-refs", str(root / "content")]):
+        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    build(root, tmp_path / "public")
+    site, table = read_site(root)
+    result = scan_site(site, Config.from_table(table))
+    assert assert_scan_matches_hugo(site, result, tmp_path / "public") >= 15
+    broken = [(ref.ref.url, ref.status) for ref in result.refs if ref.status != Status.OK]
+    assert broken == [("/images/4-Event/Event2.6jpeg.jpeg", Status.MISSING)]  # no file to point it at
+    names = [path.name for path in (root / "static").rglob("*") if path.is_file()]
+    assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z]+", name) for name in names), names
