@@ -39,7 +39,7 @@ def apply_edits(data: bytes, edits: Iterable[Edit]) -> bytes:
     return b"".join(pieces)
 
 
-def _same_name(a: str, b: str) -> bool:
+def same_name(a: str, b: str) -> bool:
     """Names a case-insensitive, normalization-insensitive file system would confuse."""
     return unicodedata.normalize("NFC", a).casefold() == unicodedata.normalize("NFC", b).casefold()
 
@@ -64,7 +64,7 @@ def retarget_url(raw: str, old_tail: tuple[str, ...], new_tail: tuple[str, ...])
     if count == 0 or len(segments) < count:
         return None
     tail = segments[-count:]
-    if not all(_same_name(unquote(unescape(s)), old) for s, old in zip(tail, old_tail, strict=True)):
+    if not all(same_name(unquote(unescape(s)), old) for s, old in zip(tail, old_tail, strict=True)):
         return None
     new = [s if s == n else _encoded(n, like=s) for s, n in zip(tail, new_tail, strict=True)]
     return "/".join(segments[:-count] + new) + rest
