@@ -353,9 +353,21 @@ class SiteReader:
     def _real_folder(self, folder: str) -> str | None:
         """The folder's real path when it is inside the root, else None."""
         if folder not in self._real_folders:
-            real = os.path.realpath(os.path.join(self.root, folder))
-            self._real_folders[folder] = real if _inside(real, self._root_real) else None
+            self._real_folders[folder] = self._resolve(folder)
         return self._real_folders[folder]
+
+    def _resolve(self, folder: str) -> str | None:
+        parent, name = os.path.split(folder)
+        if name not in ("", ".", ".."):
+            # A folder that is no link, inside a parent already resolved inside the root, is
+            # where it seems: one lstat instead of a realpath of every part of the path.
+            real_parent = self._real_folder(parent)
+            if real_parent is not None:
+                candidate = os.path.join(real_parent, name)
+                if not os.path.islink(candidate):
+                    return candidate
+        real = os.path.realpath(os.path.join(self.root, folder))
+        return real if _inside(real, self._root_real) else None
 
 
 def _open_regular(root: Path, path: PurePosixPath) -> int | ScanWarning:

@@ -246,10 +246,13 @@ def test_site_reader_answers_as_the_one_file_readers(tmp_path: Path) -> None:
     os.symlink(content / "a.md", outside / "back")  # out of the site, then back in
     os.symlink("nowhere.md", content / "broken.md")
     os.mkfifo(content / "fifo.md")
+    os.symlink("..", content / "sub" / "up")  # folders below a link resolve through it
+    os.symlink(outside, content / "sub" / "deep-out")
     paths = [
         "content/a.md", "content/link.md", "content/out.md", "content/linkdir/b.md", "content/outdir/secret.md",
         "content/outdir/back", "content/broken.md", "content/fifo.md", "content/sub", "content/none.md",
         "content/a.md/x", "..", "../outside/secret.md", "/etc/hostname", "static/img/p.png", "static/img/../img/p.png",
+        "content/sub/up/a.md", "content/sub/up/sub/b.md", "content/sub/deep-out/secret.md", "content/none/x.md",
     ]  # fmt: skip
     reader = SiteReader(site_root)
     for path in map(P, paths):
