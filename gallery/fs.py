@@ -164,12 +164,15 @@ def _bundle_resources(
             if top not in leaves:
                 sections.setdefault(top, set()).add(lang)
     reader = SiteReader(site.root)
-    bundles: dict[PurePosixPath, PurePosixPath] = {}  # folder -> the bundle owning its files
+    # folder -> the bundle owning its files, and the folder inside the bundle: "" or "a/b/"
+    bundles: dict[PurePosixPath, tuple[PurePosixPath, str]] = {}
     bases: dict[ContentFile, str] = {}  # page -> the URL folder of its resources
     for file in images:
         if file.folder not in bundles:
-            bundles[file.folder] = _owning_bundle(file.folder, content_dir, leaves, branches, sections)
-        bundle = bundles[file.folder]
+            bundle = _owning_bundle(file.folder, content_dir, leaves, branches, sections)
+            inside = file.folder.relative_to(bundle)
+            bundles[file.folder] = bundle, f"{inside}/" if inside.parts else ""
+        bundle, inside = bundles[file.folder]
         path = file.path
         lang = content_language(site, file.name) or default
         page = index_pages.get((bundle, lang))
@@ -185,7 +188,7 @@ def _bundle_resources(
             text, _ = reader.read_text(page.path)
             bases[page] = bundle_url(site, page, parse_front_matter(text) if text else {})
         # Resource paths keep their case and spaces; only the page part of the URL is sanitised.
-        yield PublishedFile(path, bases[page] + str(path.relative_to(bundle)), bundle, lang)
+        yield PublishedFile(path, bases[page] + inside + file.name, bundle, lang)
 
 
 def _owning_bundle(
@@ -195,7 +198,13 @@ def _owning_bundle(
     branches: set[PurePosixPath],
     sections: Mapping[PurePosixPath, set[str]],
 ) -> PurePosixPath:
-    ancestors = [a for a in (folder, *folder.parents) if a == content_dir or content_dir in a.parents]
+    # The folder and the ones above it, up to the content dir (the walk that found the folder
+    # started there).
+    ancestors = []
+    for a in (folder, *folder.parents):
+        ancestors.append(a)
+        if a == content_dir:
+            break
     for a in reversed(ancestors):  # the outermost leaf: bundles do not nest inside a leaf
         if a in leaves:
             return a
@@ -216,8 +225,7 @@ def _leaf_dirs(site: Site, files: Iterable[_File]) -> set[PurePosixPath]:
 
 def _page_files(site: Site, files: list[_File], leaves: set[PurePosixPath]) -> Iterator[_File]:
     """The content files Hugo renders as pages, in walk order."""
-    # Whether a leaf bundle lies above a folder, worked out once per folder.
-    under_leaf = {folder: any(a in leaves for a in folder.parents) for folder in {f.folder for f in files}}
+    under_leaf = _under_leaf({f.folder for f in files}, leaves)
     for file in files:
         if not is_content_name(file.name) or under_leaf[file.folder]:
             continue
@@ -226,6 +234,22 @@ def _page_files(site: Site, files: list[_File], leaves: set[PurePosixPath]) -> I
         if file.folder in leaves and page_stem(site, file.name) != "index":
             continue
         yield file
+
+
+def _under_leaf(folders: Iterable[PurePosixPath], leaves: set[PurePosixPath]) -> dict[PurePosixPath, bool]:
+    """Whether a leaf bundle's folder lies above each folder (and above each of their parents)."""
+    under: dict[PurePosixPath, bool] = {}
+
+    def visit(folder: PurePosixPath) -> bool:
+        # Once per folder: a parent's answer serves all the folders inside it.
+        if folder not in under:
+            parent = folder.parent
+            under[folder] = parent != folder and (parent in leaves or visit(parent))
+        return under[folder]
+
+    for folder in folders:
+        visit(folder)
+    return under
 
 
 def _split(items: Iterable[Walked]) -> tuple[list[_File], list[ScanWarning]]:
