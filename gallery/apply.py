@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -49,24 +50,32 @@ def recover(root: Path) -> tuple[str, Report] | None:
 
 def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
     failures: list[str] = []
-    linked = [rename for rename in plan.renames if _link(root, rename, failures)]
+    linked = [rename for rename in plan.renames if _link(root, rename, keep_tags, failures)]
     missing = {rename.new for rename in plan.renames} - {rename.new for rename in linked}
     stripped, saved = 0, 0
     for strip in plan.strips:
         saved_now = _strip(root, strip, keep_tags, failures)
         stripped += saved_now > 0
         saved += saved_now
-    written = sum(_edit_page(root, page, missing, failures) for page in plan.pages)
+    # A page left as it was still uses the old names its edits would have replaced: they stay.
+    still_used: set[PurePosixPath] = set()
+    written = sum(_edit_page(root, page, missing, still_used, failures) for page in plan.pages)
     for rename in linked:
-        _unlink_old(root, rename, failures)
+        if rename.new in still_used:
+            failures.append(f"{rename.old}: kept beside {rename.new}, since a page that uses it was not updated")
+        else:
+            _unlink_old(root, rename, failures)
     return Report(len(linked), stripped, saved, written, tuple(failures))
 
 
-def _link(root: Path, rename: Rename, failures: list[str]) -> bool:
+def _link(root: Path, rename: Rename, keep_tags: tuple[str, ...], failures: list[str]) -> bool:
     """Give the image its new name beside the old one; True when the new name exists."""
     old, new = root / rename.old, root / rename.new
+    moving = _case_temporary(old)
+    if moving.exists() and not new.exists():
+        os.rename(moving, new)  # a run was killed halfway through a case-only rename: finish it
     if new.exists():
-        if old.exists() and not os.path.samefile(old, new) and old.read_bytes() != new.read_bytes():
+        if old.exists() and not _same_image(old, new, keep_tags):
             failures.append(f"{rename.new}: exists with other content; {rename.old} keeps its name")
             return False
         return True  # done by an earlier, interrupted run (or a case-only rename, handled below)
@@ -76,6 +85,14 @@ def _link(root: Path, rename: Rename, failures: list[str]) -> bool:
         failures.append(f"{rename.old}: cannot create {rename.new}: {e.strerror}")
         return False
     return True
+
+
+def _same_image(old: Path, new: Path, keep_tags: tuple[str, ...]) -> bool:
+    """Whether `new` is `old` under a second name, or (once an interrupted run stripped it) `old` stripped."""
+    if os.path.samefile(old, new):
+        return True
+    data, linked = old.read_bytes(), new.read_bytes()
+    return linked == data or linked == strip_metadata(data, keep_tags)
 
 
 def _strip(root: Path, strip: StripMetadata, keep_tags: tuple[str, ...], failures: list[str]) -> int:
@@ -92,48 +109,81 @@ def _strip(root: Path, strip: StripMetadata, keep_tags: tuple[str, ...], failure
     return len(data) - len(stripped)
 
 
-def _edit_page(root: Path, page: PageEdit, missing: set[PurePosixPath], failures: list[str]) -> bool:
-    """Rewrite a page's URL spans; True when the page was written."""
+def _edit_page(
+    root: Path, page: PageEdit, missing: set[PurePosixPath], still_used: set[PurePosixPath], failures: list[str]
+) -> bool:
+    """Rewrite a page's URL spans; True when the page was written.
+
+    When it cannot be, the new names its edits point at go into `still_used`.
+    """
     path = root / page.page
     try:
         data = path.read_bytes()
-    except OSError as e:
-        failures.append(f"{page.page}: not updated: {e.strerror}")
-        return False
-    digest = hashlib.sha256(data).hexdigest()
-    if digest == page.after:
-        return False  # already written by an interrupted run
-    edits = [edit for edit in page.edits if edit.needs is None or edit.needs not in missing]
-    try:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == page.after:
+            return False  # already written by an interrupted run
+        edits = [edit for edit in page.edits if edit.needs is None or edit.needs not in missing]
         if digest != page.before:
             raise StaleEdit("changed since it was read")
         write_atomic(path, apply_edits(data, edits))
-    except StaleEdit as e:
-        failures.append(f"{page.page}: not updated: {e}; run the command again")
-        return False
-    except OSError as e:
-        failures.append(f"{page.page}: not updated: {e.strerror}")
+    except (StaleEdit, OSError) as e:
+        why = f"{e}; run the command again" if isinstance(e, StaleEdit) else e.strerror
+        failures.append(f"{page.page}: not updated: {why}")
+        still_used.update(edit.needs for edit in page.edits if edit.needs is not None)
         return False
     return True
 
 
 def _unlink_old(root: Path, rename: Rename, failures: list[str]) -> None:
+    """Remove the old name once the new one exists (and the folders that leaves empty)."""
     old, new = root / rename.old, root / rename.new
-    if not new.exists() or not old.exists():
+    if not new.exists():
         return
     try:
-        if new.name not in os.listdir(new.parent):
-            # A case-only rename on a case-insensitive file system: the one entry answers to
-            # both spellings, so it is renamed (through a temporary name) rather than removed.
-            temporary = old.with_name(old.name + TEMPORARY_SUFFIX)
-            os.rename(old, temporary)
-            os.rename(temporary, new)
-        else:
-            old.unlink()
-        fsync_folder(old.parent)
+        if old.exists():
+            if _one_entry(root, rename):
+                # A case-only rename on a case-insensitive file system: the one entry answers to
+                # both spellings, so it is renamed (through a temporary name) rather than removed.
+                temporary = _case_temporary(old)
+                os.rename(old, temporary)
+                os.rename(temporary, new)
+            else:
+                old.unlink()
+            fsync_folder(old.parent)
+        # Also when an interrupted run removed the old name but not yet its emptied folders.
         _remove_empty_folders(root, old.parent)
     except OSError as e:
         failures.append(f"{rename.old}: old name not removed: {e.strerror}")
+
+
+def _case_temporary(old: Path) -> Path:
+    return old.with_name(old.name + TEMPORARY_SUFFIX)
+
+
+def _one_entry(root: Path, rename: Rename) -> bool:
+    """Whether the old and new names, differing only in case (or Unicode form), are one directory entry.
+
+    Then removing the old name would remove the image. Only an exact listing tells: on a
+    case-insensitive disk, both names exist and are the same file, as two hard links are.
+    A case-only change of a folder (`4-Event/a.png` -> `4-event/a.png`) counts too.
+    """
+    if _folded(rename.old) != _folded(rename.new):
+        return False
+    return not (_listed(root, rename.old) and _listed(root, rename.new))
+
+
+def _folded(path: PurePosixPath) -> str:
+    return unicodedata.normalize("NFC", str(path)).casefold()
+
+
+def _listed(root: Path, path: PurePosixPath) -> bool:
+    """Whether each part of `path` is an entry of its folder, spelled exactly so."""
+    folder = root
+    for part in path.parts:
+        if part not in os.listdir(folder):
+            return False
+        folder = folder / part
+    return True
 
 
 def _remove_empty_folders(root: Path, folder: Path) -> None:
@@ -141,9 +191,12 @@ def _remove_empty_folders(root: Path, folder: Path) -> None:
     while folder != root and root in folder.parents:
         try:
             folder.rmdir()
+        except FileNotFoundError:
+            pass  # removed by an interrupted run, which may not have reached its parent
         except OSError:
             return
-        fsync_folder(folder.parent)
+        else:
+            fsync_folder(folder.parent)
         folder = folder.parent
 
 

@@ -81,7 +81,7 @@ class _CleanNames:
     def candidates(self, url: str) -> tuple[PurePosixPath, ...]:
         """Files whose name is the clean form of the URL's file name (for the file's real format)."""
         name = unquote(url.split("#", 1)[0].split("?", 1)[0]).rsplit("/", 1)[-1]
-        found = set()
+        found: set[PurePosixPath] = set()
         for fmt in self.formats:
             clean = normalized_name(name, fmt, self.rules)
             if clean != name:

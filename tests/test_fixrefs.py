@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from conftest import make_image, write_site
+
 from gallery.cli import cli
 
 CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
@@ -80,7 +80,9 @@ def test_missing_files_with_one_candidate_are_fixed(tmp_path: Path) -> None:
         "![relative](../../images/x.png)\n"
         "![relative elsewhere](../../img/z.png?v=1)\n"
     )
-    root = site(tmp_path, {"content/posts/p.md": page}, ["static/images/x.png.png", "static/a/b/y.png", "static/pics/z.png"])
+    root = site(
+        tmp_path, {"content/posts/p.md": page}, ["static/images/x.png.png", "static/a/b/y.png", "static/pics/z.png"]
+    )
     assert set(statuses(root).values()) == {"missing"}
     fix(root)
     assert (root / "content/posts/p.md").read_text() == (
@@ -110,7 +112,7 @@ def test_missing_ref_to_a_file_optimize_renamed_finds_its_clean_name(tmp_path: P
 def test_ambiguous_or_hopeless_refs_are_reported_not_guessed(tmp_path: Path) -> None:
     page = "![two](/images/z.png)\n![none](/images/nothing.png)\n"
     root = site(tmp_path, {"content/p.md": page}, ["static/a/z.png", "static/b/z.png"])
-    code, out = fix(root)
+    _, out = fix(root)
     assert (root / "content/p.md").read_text() == page
     assert "content/p.md:1: broken-ref: image not found: /images/z.png" in out
     assert "not fixed: 2 files could be meant" in out
@@ -136,7 +138,12 @@ def test_check_passes_after_optimize_and_fix_refs(tmp_path: Path) -> None:
     root = site(
         tmp_path,
         {"content/p.md": page},
-        ["static/images/Cover Photo.jpg", "static/images/Screen Shot.PNG", "static/images/Diagram.png.png", "static/pics/IMG_1.JPG"],
+        [
+            "static/images/Cover Photo.jpg",
+            "static/images/Screen Shot.PNG",
+            "static/images/Diagram.png.png",
+            "static/pics/IMG_1.JPG",
+        ],
     )
     assert run("check", str(root))[0] == 1
     assert run("optimize", str(root / "static"))[0] == 0

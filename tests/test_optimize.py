@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import piexif
-import pytest
 from click.testing import CliRunner
+from conftest import make_image, write_site
 from PIL import Image
 
-from conftest import make_image, write_site
 from gallery.cli import cli
 from gallery.metadata import read_metadata
 
@@ -41,7 +40,9 @@ def files(root: Path, under: str = ".") -> set[str]:
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     """Every file's bytes and mtime."""
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
 
 
 def pixels(path: Path) -> bytes:
@@ -210,7 +211,7 @@ def test_page_bundle_keeps_its_folder_and_renames_its_image(tmp_path: Path, monk
     )
     assert set(urls(root).values()) == {"ok"}
     monkeypatch.chdir(root)
-    code, out, err = run("optimize", "content/posts/Trip")
+    code, _, err = run("optimize", "content/posts/Trip")
     assert code == 0, err
     assert files(root, "content") == {
         "content/posts/Trip/index.md",
@@ -234,7 +235,7 @@ ODD_PAGE = (
     "image:\t{cover}   # the cover\r\n"
     "images: [ {a} ,\t'{b}' ]\r\n"
     "cover :\r\n"
-    "    image :   \"{c}\"\r\n"
+    '    image :   "{c}"\r\n'
     "---   \r\n"
     "\r\n"
     "\tIndented text\t \r\n"
@@ -243,11 +244,23 @@ ODD_PAGE = (
     " \r\n"
     "[d]:\t<{d}>\r\n"
     "![d][d]\r\n"
-    "{{{{< figure   src=\"{c}\"   >}}}}\r\n"
+    '{{{{< figure   src="{c}"   >}}}}\r\n'
     "no newline at the end"
 )
-ODD_OLD = {"cover": "/images/Cov%20er.JPG", "a": "/images/A_1.JPG", "b": "/images/B B.JPG", "c": "/images/C.JPG", "d": "/images/D D.JPG"}
-ODD_NEW = {"cover": "/images/cov-er.jpg", "a": "/images/a-1.jpg", "b": "/images/b-b.jpg", "c": "/images/c.jpg", "d": "/images/d-d.jpg"}
+ODD_OLD = {
+    "cover": "/images/Cov%20er.JPG",
+    "a": "/images/A_1.JPG",
+    "b": "/images/B B.JPG",
+    "c": "/images/C.JPG",
+    "d": "/images/D D.JPG",
+}
+ODD_NEW = {
+    "cover": "/images/cov-er.jpg",
+    "a": "/images/a-1.jpg",
+    "b": "/images/b-b.jpg",
+    "c": "/images/c.jpg",
+    "d": "/images/d-d.jpg",
+}
 
 
 def test_only_url_spans_change_in_a_crlf_page_with_bom(tmp_path: Path) -> None:
@@ -285,7 +298,9 @@ def test_name_used_by_a_layout_is_not_renamed_and_is_reported(tmp_path: Path) ->
 def test_colliding_names_are_numbered_and_identical_files_left_alone(tmp_path: Path) -> None:
     root = write_site(
         tmp_path / "site",
-        {"content/a.md": "![1](/images/Diagram1.png) ![2](/images/diagram1.png) ![3](/images/Photo.JPG) ![4](/images/photo.jpg)\n"},
+        {
+            "content/a.md": "![1](/images/Diagram1.png) ![2](/images/diagram1.png) ![3](/images/Photo.JPG) ![4](/images/photo.jpg)\n"
+        },
         CONFIG,
     )
     images = root / "static/images"
