@@ -1,8 +1,8 @@
 """One run at a time, and a record of the run in progress so a killed run can be completed.
 
-Both live in the site's `.gallery/` folder: `lock` holds the owner's pid, `journal.json`
-holds the plan being applied. The journal is written (atomically) before the first change
-and removed after the last, so its presence means "a run was interrupted here".
+Both live in the site's `.gallery/` folder: `lock` is flocked by its owner and holds its pid;
+`journal.json` holds the plan being applied. The journal is written (atomically) before the
+first change and removed after the last, so its presence means "a run was interrupted here".
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ from typing import Any
 
 from .errors import GalleryError
 from .fs import write_atomic
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 STATE_DIR = ".gallery"
 JOURNAL_VERSION = 1
@@ -38,31 +43,69 @@ def _pid_alive(pid: int) -> bool:
 
 @contextmanager
 def site_lock(root: Path) -> Iterator[None]:
-    """Hold the site's lock for the block; a stale lock (dead pid) is taken over."""
+    """Hold the site's lock for the block; the lock of a run that died is taken over."""
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
     path = state / "lock"
+    fd = _lock_file(path) if fcntl is not None else _create_pid_file(path)
+    try:
+        yield
+    finally:
+        # Removed while still held, so that whoever opens the path next gets a new file.
+        _remove(path)
+        os.close(fd)
+
+
+def _busy(path: Path) -> SiteBusy:
+    owner = _read_pid(path)
+    return SiteBusy(
+        f"{path}: another gallery run{f' (pid {owner})' if owner else ''} is changing this site; "
+        "wait for it to finish"
+    )
+
+
+def _lock_file(path: Path) -> int:
+    """An open descriptor of `path` holding its flock, with our pid written in it.
+
+    The kernel lets go of a flock when its holder dies, however it dies: a killed run's lock
+    is free at once, and no two runs can both decide a lock is stale and take it.
+    """
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(path) from None
+        # The holder before us removes the file as it lets go: we may hold the lock of a removed file.
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _create_pid_file(path: Path) -> int:
+    """Where there is no flock (Windows): a pid file created exclusively; a dead owner's file is removed.
+
+    Two runs that find the same dead owner at once may both take the lock.
+    """
     for _ in range(2):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             owner = _read_pid(path)
             if owner is not None and _pid_alive(owner) and owner != os.getpid():
-                raise SiteBusy(
-                    f"{path}: another gallery run (pid {owner}) is changing this site; "
-                    "wait for it to finish"
-                ) from None
+                raise _busy(path) from None
             _remove(path)  # stale: its owner is gone
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        break
-    else:
-        raise SiteBusy(f"{path}: could not take the lock")
-    try:
-        yield
-    finally:
-        _remove(path)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd
+    raise SiteBusy(f"{path}: could not take the lock")
 
 
 def _read_pid(path: Path) -> int | None:

@@ -25,9 +25,9 @@ from urllib.parse import quote
 import piexif
 import pytest
 from click.testing import CliRunner
+from conftest import REPO, make_image, write_site
 from PIL import Image
 
-from conftest import REPO, make_image, write_site
 from gallery import apply as apply_module
 from gallery.cli import cli
 from gallery.journal import journal_path
@@ -337,3 +337,231 @@ def test_failures_of_a_completed_interrupted_run_set_the_exit_status(
     code, _, err = run("optimize", str(root / "static/images"))
     assert "failed: content/posts/page-00.md: not updated" in err
     assert code == 3
+
+
+# --- SIGKILL at random moments, in a real process ------------------------------------------------
+
+SEED = 20251126
+KILLS_ON_FRESH_COPIES = 16
+KILLS_ON_DAMAGED_SITES = 15  # each run first completing the one killed before (at least so many of each)
+
+
+def start(root: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "gallery", "optimize", "static/images"]
+    return subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def journal_window(root: Path) -> tuple[float, float, float]:
+    """Seconds from start until the journal appears, until it is gone, and until the process exits."""
+    process, began = start(root), time.perf_counter()
+    appeared = gone = None
+    while process.poll() is None:
+        now, exists = time.perf_counter() - began, journal_path(root).exists()
+        if exists and appeared is None:
+            appeared = now
+        if not exists and appeared is not None and gone is None:
+            gone = now
+        time.sleep(0.0002)
+    ended = time.perf_counter() - began
+    assert process.returncode == 0
+    return appeared if appeared is not None else 0.0, gone if gone is not None else ended, ended
+
+
+def kill(root: Path, trigger: str, delay: float) -> bool:
+    """Run optimize on `root`; SIGKILL it `delay` seconds after the trigger. True if it was still running.
+
+    Triggers: "start"; "lock", when the process holds the site lock (a recovery starts right
+    then); "journal", when the journal of its own plan appears (its changes start right then).
+    On tmpfs the changes take ~20 ms, so a delay from the start alone would rarely land in them.
+    """
+    lock, journal = root / ".gallery/lock", journal_path(root)
+    stale = journal.read_bytes() if journal.exists() else None
+    process = start(root)
+    while trigger != "start" and process.poll() is None:
+        try:
+            if trigger == "lock" and lock.read_text().strip() == str(process.pid):
+                break
+            if trigger == "journal" and journal.read_bytes() != stale:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.0001)
+    time.sleep(delay)
+    running = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return running
+
+
+def phase(root: Path, site: Site) -> str:
+    """Where in a run the kill landed, read from what it left."""
+    try:
+        plan = json.loads(journal_path(root).read_bytes())["plan"]
+    except FileNotFoundError:
+        now = tree(root)
+        if all(now.get(k) == v for k, v in site.final.items() if k.startswith("content/")):
+            return "after the journal"
+        return "before the journal"
+    renames = [(root / old, root / new) for old, new in plan["renames"]]
+    pages = page_bytes(root)
+    if not all(new.exists() for _, new in renames):
+        return "linking"
+    if all(pages[p] == site.pages[p] for p in pages):
+        return "stripping"
+    if not all(pages[p] == site.final_pages[p] for p in pages):
+        return "rewriting pages"
+    if any(old.exists() for old, _ in renames):
+        return "unlinking"
+    return "clearing the journal"
+
+
+def test_sigkill_at_random_moments_never_breaks_the_site(fast_dir: Path) -> None:
+    began = time.perf_counter()
+    rng = random.Random(SEED)
+    site = Site(build_site(fast_dir / "site"))
+    appeared, gone, ended = journal_window(site.copy(fast_dir / "timed"))
+    changes = gone - appeared
+    print(f"\nrun: journal {appeared:.3f}-{gone:.3f} s, exit {ended:.3f} s")
+    phases: dict[str, int] = {}
+    torn = 0  # kills that left a temporary file behind
+
+    def killed(root: Path, trigger: str, delay: float) -> bool:
+        """Kill a run as told and check the site; True if the kill landed while the run was changing it."""
+        nonlocal torn
+        recovering = journal_path(root).exists()
+        where = phase(root, site) if kill(root, trigger, delay) else "exited before the kill"
+        torn += bool(temporaries(root))
+        label = ("recovery, " if recovering else "") + where
+        phases[label] = phases.get(label, 0) + 1
+        site.assert_safe(root)
+        return where not in ("before the journal", "after the journal", "exited before the kill")
+
+    def completed(root: Path) -> None:
+        code, _, err = run("optimize", str(root / "static/images"))
+        assert code == 0, err
+        site.assert_complete(root)
+        shutil.rmtree(root)
+
+    # fresh copies: a third at any moment of the run, the rest spread over its changes; timings
+    # shift on a busy machine, so go on (up to twice as long) until enough kills land mid-run
+    fresh = fresh_mid = 0
+    while fresh < KILLS_ON_FRESH_COPIES or (
+        fresh_mid < KILLS_ON_FRESH_COPIES // 2 and fresh < 2 * KILLS_ON_FRESH_COPIES
+    ):
+        u = (fresh // 3 % 5 + rng.random()) / 5  # stratified: spread over the window, yet seeded
+        root = site.copy(fast_dir / f"fresh-{fresh}")
+        fresh_mid += killed(root, "start", u * ended) if fresh % 3 == 0 else killed(root, "journal", u * changes)
+        fresh += 1
+        completed(root)
+
+    # a damaged site killed again (up to 3 times) while its runs complete the interrupted one
+    chains = damaged = damaged_mid = 0
+    while damaged < KILLS_ON_DAMAGED_SITES or (
+        damaged_mid < KILLS_ON_DAMAGED_SITES // 2 and damaged < 2 * KILLS_ON_DAMAGED_SITES
+    ):
+        root = site.copy(fast_dir / f"chain-{chains}")
+        chains += 1
+        damaged_mid += killed(root, "journal", rng.random() * changes)
+        damaged += 1
+        for _ in range(3):
+            if not journal_path(root).exists():
+                break
+            damaged_mid += killed(root, "lock", rng.random() * changes)
+            damaged += 1
+        completed(root)
+
+    print(
+        f"kills by phase: {dict(sorted(phases.items()))}; {fresh} on fresh copies, {damaged} on {chains} damaged"
+        f" sites; {torn} left temporary files; {time.perf_counter() - began:.1f} s"
+    )
+    assert fresh_mid + damaged_mid >= 12
+
+
+# --- one run at a time ---------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_three_runs_at_once_one_applies_the_others_wait_their_turn_or_stop(fast_dir: Path) -> None:
+    site = Site(build_site(fast_dir / "site", images=40, pages=12))
+    root = site.copy(fast_dir / "busy")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "gallery", "optimize", "static/images"]
+    processes = [
+        subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [(p.wait(), *p.communicate()) for p in processes]
+    applied = [out for code, out, _ in results if code == 0 and "rewrote 12 pages" in out]
+    assert len(applied) == 1
+    for code, out, err in results:
+        if code == 0:
+            assert out.endswith(
+                ("rewrote 12 pages\n", "renamed 0 images, stripped metadata from 0 (0.0 KB saved), rewrote 0 pages\n")
+            )
+        else:
+            assert code == 1 and ".gallery/lock: another gallery run" in err and "is changing this site" in err
+    site.assert_complete(root)
+
+
+def test_a_stale_lock_is_taken_over(fast_dir: Path) -> None:
+    site = Site(build_site(fast_dir / "site", images=6, pages=3))
+    root = site.copy(fast_dir / "stale")
+    (root / ".gallery").mkdir()
+    (root / ".gallery/lock").write_text(f"{dead_pid()}\n")
+    code, _, err = run("optimize", str(root / "static/images"))
+    assert code == 0, err
+    site.assert_complete(root)
+
+
+HOLD_THE_LOCK = """
+import os, sys, time
+from pathlib import Path
+import gallery.journal as journal
+from gallery.journal import SiteBusy, site_lock
+
+read_pid = journal._read_pid
+def slow_read_pid(path):  # a busy machine: a long pause between reading the owner and acting on it
+    pid = read_pid(path)
+    time.sleep(0.2)
+    return pid
+journal._read_pid = slow_read_pid
+root, log = Path(sys.argv[1]), Path(sys.argv[2])
+try:
+    with site_lock(root):
+        with log.open("a") as f:
+            f.write(f"{time.monotonic()} in\\n")
+        time.sleep(0.5)
+        with log.open("a") as f:
+            f.write(f"{time.monotonic()} out\\n")
+except SiteBusy as e:
+    print(e)
+"""
+
+
+def test_runs_taking_over_a_stale_lock_at_once_do_not_both_hold_it(fast_dir: Path) -> None:
+    root = write_site(fast_dir / "site", {})
+    (root / ".gallery").mkdir()
+    (root / ".gallery/lock").write_text(f"{dead_pid()}\n")
+    log = fast_dir / "holders.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOLD_THE_LOCK, str(root), str(log)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate()[0] for p in processes]
+    events = sorted((float(t), what) for t, what in (line.split() for line in log.read_text().splitlines()))
+    holders = 0
+    for _, what in events:
+        holders += 1 if what == "in" else -1
+        assert holders <= 1, events
+    assert sum("another gallery run" in out for out in outputs) == 3 - len(events) // 2
+    assert not (root / ".gallery/lock").exists()
