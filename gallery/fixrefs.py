@@ -114,8 +114,13 @@ def _pointed(site: Site, page: PageContext, raw: str, url_path: str) -> str:
     rest = raw[len(raw.split("?", 1)[0].split("#", 1)[0]) :]
     spelled = spelled_path(url_path)
     if parts.scheme or raw.startswith("//"):
-        return f"{site.base_url.rstrip('/')}{spelled}{rest}"
+        # An on-site absolute URL starts with the baseURL path; scheme and host stay as written.
+        origin = raw[: raw.index("//") + 2 + len(parts.netloc)]
+        return f"{origin}{site.base_path.rstrip('/')}{spelled}{rest}"
     if raw.startswith("/"):
         subpath = site.base_path != "/" and unquote(parts.path).startswith(site.base_path)
         return (site.base_path.rstrip("/") if subpath else "") + spelled + rest
-    return spelled_path(relative_url(page.url, url_path)) + rest
+    relative = spelled_path(relative_url(page.url, url_path))
+    if raw.startswith("./") and not relative.startswith("../"):
+        relative = "./" + relative
+    return relative + rest

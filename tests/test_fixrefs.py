@@ -109,6 +109,30 @@ def test_missing_ref_to_a_file_optimize_renamed_finds_its_clean_name(tmp_path: P
     assert "content/p.md:3: broken-ref: image not found: /images/Two_X.JPG; not fixed: 2 files could be meant" in out
 
 
+def test_absolute_urls_keep_their_scheme_host_and_baseurl_path(tmp_path: Path) -> None:
+    page = "![a](//example.org/docs/images/x.png)\n![b](https://Example.org/docs/images/x.png?a#b)\n"
+    root = site(
+        tmp_path, {"content/p.md": page}, ["static/images/x.png.png"], 'baseURL = "https://example.org/docs/"\n'
+    )
+    assert set(statuses(root).values()) == {"missing"}
+    fix(root)
+    assert (root / "content/p.md").read_text() == (
+        "![a](//example.org/docs/images/x.png.png)\n![b](https://Example.org/docs/images/x.png.png?a#b)\n"
+    )
+    assert set(statuses(root).values()) == {"ok"}
+
+
+def test_page_bundle_resource_refs_stay_relative(tmp_path: Path) -> None:
+    pages = {"content/posts/trip/index.md": "![a](Photo.JPG)\n![b](./pics/map.png)\n![c](pics/map.png)\n"}
+    root = site(tmp_path, pages, ["content/posts/trip/photo.jpg", "content/posts/trip/pics/map.png.png"])
+    assert set(statuses(root).values()) == {"case-mismatch", "missing"}
+    fix(root)
+    assert (root / "content/posts/trip/index.md").read_text() == (
+        "![a](photo.jpg)\n![b](./pics/map.png.png)\n![c](pics/map.png.png)\n"
+    )
+    assert set(statuses(root).values()) == {"ok"}
+
+
 def test_ambiguous_or_hopeless_refs_are_reported_not_guessed(tmp_path: Path) -> None:
     page = "![two](/images/z.png)\n![none](/images/nothing.png)\n"
     root = site(tmp_path, {"content/p.md": page}, ["static/a/z.png", "static/b/z.png"])
