@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from .config import Config
 from .edit import apply_edits, retarget_url
@@ -30,10 +32,7 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     images = [image for image in scan.images if is_under(image.path, target)]
     read = functools.cache(lambda path: read_site_bytes(site.root, path))
     contents = {image.path: read(image.path) for image in images}
-    inputs = [
-        NameInput(image.path, image.format, hashlib.sha256(contents[image.path]).hexdigest())
-        for image in images
-    ]
+    inputs = [NameInput(image.path, image.format, hashlib.sha256(contents[image.path]).hexdigest()) for image in images]
     rules = config.names
     if any(is_under(target, folder) or is_under(folder, target) for folder in _content_dirs(site)):
         # A folder in a content dir is a section or a page bundle: renaming it moves pages.
@@ -43,6 +42,7 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         Finding("bad-filename", "warning", f"not renamed: {reason}", file=path) for path, reason in wanted.skipped
     ]
     names_elsewhere = find_names_outside_content(site, {old.name for old, _ in wanted.renames})
+    unread_uses = _unread_uses(read, scan, wanted.renames)
     refs_by_file: dict[PurePosixPath, list[ImageRef]] = defaultdict(list)
     for ref in scan.refs:
         if ref.file is not None:
@@ -62,6 +62,18 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
                 )
             )
             continue
+        if old in unread_uses:
+            page, spelled = unread_uses[old]
+            problems.append(
+                Finding(
+                    "bad-filename",
+                    "warning",
+                    f"not renamed to {new.name}: {page} uses {spelled!r} where gallery reads no reference"
+                    " (a custom shortcode, an inline style, a video poster, ...); rename it there and here by hand",
+                    file=old,
+                )
+            )
+            continue
         ref_edits = _retargeted(read, refs_by_file[old], old, new)
         if isinstance(ref_edits, Finding):
             problems.append(ref_edits)
@@ -75,8 +87,88 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     for image in images:
         metadata = read_metadata(contents[image.path])
         if metadata.removable_bytes > 0:
-            strips.append(StripMetadata(new_path.get(image.path, image.path), metadata.removable_bytes, metadata.has_gps))
+            strips.append(
+                StripMetadata(new_path.get(image.path, image.path), metadata.removable_bytes, metadata.has_gps)
+            )
     return Plan(tuple(renames), tuple(strips), page_edits(read, edits), tuple(problems))
+
+
+# What comes right before a URL in markup gallery does not read: a path separator, a quote,
+# `=`, `(` (CSS url(...)) or `<`. Not `[` or a space: a name in alt text or prose is no use of the file.
+_URL_START = "/\"'=(<"
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_TEXT_ATTRIBUTE = re.compile(r"(?:alt|title)\s*=\s*[\"']$")
+
+
+def _unread_uses(
+    read: Callable[[PurePosixPath], bytes],
+    scan: ScanResult,
+    renames: Iterable[tuple[PurePosixPath, PurePosixPath]],
+) -> dict[PurePosixPath, tuple[PurePosixPath, str]]:
+    """Files to be renamed that a page uses where the scan found no reference, with the first such
+    page and what it spells: the file's name where a URL could start, or the URL of a folder to be
+    renamed above it (`{{< album dir="/images/Trip Photos" >}}`). A rename would break that use,
+    which gallery cannot rewrite. HTML comments are no use."""
+    urls = {image.path: image.url for image in scan.images}
+    # a spelling, in lower case -> (file, what it spells) for each file it names
+    files: dict[str, list[tuple[PurePosixPath, str]]] = defaultdict(list)
+    folders: dict[str, list[tuple[PurePosixPath, str]]] = defaultdict(list)
+    for old, new in renames:
+        for spelling in _spellings(old.name):
+            files[spelling].append((old, old.name))
+        url = urls.get(old)
+        changed = next((i for i, (a, b) in enumerate(zip(old.parts, new.parts, strict=True)) if a != b), None)
+        if url is not None and changed is not None and changed < len(old.parts) - 1:
+            segments = url.split("/")
+            folder_url = "/".join(segments[: len(segments) - len(old.parts) + changed + 1])
+            for spelling in _spellings(folder_url):
+                folders[spelling].append((old, folder_url))
+    suffixes = sorted({name.rpartition(".")[2] for name in files if "." in name}, key=len, reverse=True)
+    if not suffixes:
+        return {}
+    spans: dict[PurePosixPath, list[tuple[int, int]]] = defaultdict(list)
+    for ref in scan.refs:
+        spans[ref.page].append((ref.ref.start, ref.ref.end))
+    file_ends = re.compile(r"\.(?:" + "|".join(map(re.escape, suffixes)) + r")(?![a-z0-9])")
+    lengths = sorted({len(name) for name in files})
+    folder_urls = "|".join(map(re.escape, sorted(folders, key=len, reverse=True)))
+    folder_uses = re.compile(rf"({folder_urls})(?=[/\"')>\s]|$)") if folders else None
+    found: dict[PurePosixPath, tuple[PurePosixPath, str]] = {}
+    for page in scan.pages:
+        text = _outside(read(page.path), spans[page.path]).decode("utf-8", "surrogateescape").lower()
+        text = _COMMENT.sub(lambda m: " " * len(m[0]), text)
+        hits: list[tuple[PurePosixPath, str]] = []
+        for match in file_ends.finditer(text):
+            end = match.end()
+            for n in lengths:
+                spelling = text[end - n : end]
+                if n <= end and spelling in files and (n == end or _url_starts(text, end - n)):
+                    hits += files[spelling]
+        if folder_uses is not None:
+            hits += [hit for m in folder_uses.finditer(text) for hit in folders[m[1]]]
+        for old, spelled in hits:
+            found.setdefault(old, (page.path, spelled))
+    return found
+
+
+def _spellings(name: str) -> set[str]:
+    """How a page may spell a file or folder name in a URL, in lower case."""
+    return {form.lower() for form in (name, quote(name), name.replace(" ", "%20"))}
+
+
+def _url_starts(text: str, at: int) -> bool:
+    before = text[at - 1]
+    if before not in _URL_START:
+        return False
+    return not (before in "\"'" and _TEXT_ATTRIBUTE.search(text, max(0, at - 12), at))
+
+
+def _outside(data: bytes, spans: Iterable[tuple[int, int]]) -> bytes:
+    """The page with the given byte spans blanked out."""
+    page = bytearray(data)
+    for start, end in spans:
+        page[start:end] = b" " * (end - start)
+    return bytes(page)
 
 
 def _content_dirs(site: Site) -> set[PurePosixPath]:
@@ -108,16 +200,12 @@ def _retargeted(
     return result
 
 
-def page_edits(
-    read: Callable[[PurePosixPath], bytes], edits: dict[PurePosixPath, list[Edit]]
-) -> tuple[PageEdit, ...]:
+def page_edits(read: Callable[[PurePosixPath], bytes], edits: dict[PurePosixPath, list[Edit]]) -> tuple[PageEdit, ...]:
     """One PageEdit per page, with the digests that make applying it idempotent."""
     pages = []
     for page in sorted(edits):
         data = read(page)
         unique = sorted(set(edits[page]), key=lambda e: e.start)
         after = apply_edits(data, unique)
-        pages.append(
-            PageEdit(page, tuple(unique), hashlib.sha256(data).hexdigest(), hashlib.sha256(after).hexdigest())
-        )
+        pages.append(PageEdit(page, tuple(unique), hashlib.sha256(data).hexdigest(), hashlib.sha256(after).hexdigest()))
     return tuple(pages)

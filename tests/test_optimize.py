@@ -389,3 +389,50 @@ def test_dry_run_writes_nothing_and_prints_renames_and_a_diff(tmp_path: Path) ->
     assert "--- a/content/posts/toml.md" in lines and "+++ b/content/posts/toml.md" in lines
     assert "-image = '/images/Toml Cover.JPG'" in lines
     assert "+image = '/images/toml-cover.jpg'" in lines
+
+
+UNREAD_PAGE = """<div style="background-image: url('/images/Hero_Banner.JPG')"></div>
+
+{{< gallery src="/images/Gallery_Pic.JPG" >}}
+
+<video poster="/images/Poster_1.JPG" src="/v.mp4"></video>
+
+{{< album dir="/images/Trip Photos" >}}
+
+[Trip Photos](/posts/trip-photos/) is a page; IMG_3.JPG is a word; <!-- <img src="/images/Old_One.JPG"> -->
+
+![IMG_1.JPG](/images/IMG_1.JPG) <img alt='IMG_2.JPG' src='/images/IMG_2.JPG'>
+"""
+
+
+def test_files_a_page_uses_where_gallery_reads_no_reference_are_not_renamed(tmp_path: Path) -> None:
+    names = ["Hero_Banner.JPG", "Gallery_Pic.JPG", "Poster_1.JPG", "Trip Photos/A.jpg", "Trip Photos/b.jpg"]
+    names += ["IMG_1.JPG", "IMG_2.JPG", "IMG_3.JPG", "Old_One.JPG"]
+    root = write_site(tmp_path / "site", {"content/a.md": UNREAD_PAGE}, CONFIG)
+    for n, name in enumerate(names):
+        make_image(root / "static/images" / name, pattern=n, fmt="JPEG")
+    code, out, _ = run("optimize", str(root / "static/images"))
+    assert code == 0
+    assert files(root, "static") == {
+        "static/images/Hero_Banner.JPG",
+        "static/images/Gallery_Pic.JPG",
+        "static/images/Poster_1.JPG",
+        "static/images/Trip Photos/A.jpg",
+        "static/images/Trip Photos/b.jpg",
+        # names in alt text, prose and comments are no use of the file
+        "static/images/img-1.jpg",
+        "static/images/img-2.jpg",
+        "static/images/img-3.jpg",
+        "static/images/old-one.jpg",
+    }
+    assert (
+        "static/images/Hero_Banner.JPG: bad-filename: not renamed to hero-banner.jpg: content/a.md uses"
+        " 'Hero_Banner.JPG' where gallery reads no reference" in out
+    )
+    assert (
+        "static/images/Trip Photos/A.jpg: bad-filename: not renamed to a.jpg: content/a.md uses '/images/Trip Photos'"
+        in out
+    )
+    assert (root / "content/a.md").read_text() == UNREAD_PAGE.replace("/images/IMG_1.JPG", "/images/img-1.jpg").replace(
+        "/images/IMG_2.JPG", "/images/img-2.jpg"
+    )
