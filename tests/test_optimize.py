@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import piexif
+import pytest
 from click.testing import CliRunner
 from conftest import make_image, write_site
 from PIL import Image
@@ -436,3 +437,22 @@ def test_files_a_page_uses_where_gallery_reads_no_reference_are_not_renamed(tmp_
     assert (root / "content/a.md").read_text() == UNREAD_PAGE.replace("/images/IMG_1.JPG", "/images/img-1.jpg").replace(
         "/images/IMG_2.JPG", "/images/img-2.jpg"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fs.find_names_outside_content matches only names with an extension, so a layout that names a folder"
+    " (/images/Trip Photos/) does not stop optimize from renaming that folder",
+)
+def test_folder_named_in_a_layout_is_not_renamed(tmp_path: Path) -> None:
+    root = write_site(
+        tmp_path / "site",
+        {
+            "layouts/partials/hero.html": '<img src="/images/Trip Photos/{{ .Params.hero }}">\n',
+            "content/a.md": "---\nhero: A.jpg\n---\n![a](</images/Trip Photos/A.jpg>)\n",
+            "static/images/Trip Photos/A.jpg": None,
+        },
+        CONFIG,
+    )
+    assert run("optimize", str(root / "static/images"))[0] == 0
+    assert (root / "static/images/Trip Photos/A.jpg").exists()
