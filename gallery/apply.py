@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import os
 import unicodedata
@@ -52,8 +53,11 @@ def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
     failures: list[str] = []
     linked = [rename for rename in plan.renames if _link(root, rename, keep_tags, failures)]
     missing = {rename.new for rename in plan.renames} - {rename.new for rename in linked}
+    # An image that could not get its new name still loses its metadata, under its old name.
+    kept_name = {rename.new: rename.old for rename in plan.renames if rename.new in missing}
     stripped, saved = 0, 0
     for strip in plan.strips:
+        strip = dataclasses.replace(strip, path=kept_name.get(strip.path, strip.path))
         saved_now = _strip(root, strip, keep_tags, failures)
         stripped += saved_now > 0
         saved += saved_now
@@ -227,8 +231,7 @@ def plan_to_json(plan: Plan, keep_tags: tuple[str, ...]) -> dict[str, Any]:
                 "before": p.before,
                 "after": p.after,
                 "edits": [
-                    [e.start, e.end, _bytes(e.old), _bytes(e.new), str(e.needs) if e.needs else None]
-                    for e in p.edits
+                    [e.start, e.end, _bytes(e.old), _bytes(e.new), str(e.needs) if e.needs else None] for e in p.edits
                 ],
             }
             for p in plan.pages

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import piexif
@@ -29,9 +29,14 @@ from conftest import REPO, make_image, write_site
 from PIL import Image
 
 from gallery import apply as apply_module
+from gallery.apply import apply_plan
 from gallery.cli import cli
-from gallery.journal import journal_path
-from gallery.metadata import strip_metadata
+from gallery.config import Config
+from gallery.journal import journal_path, site_lock
+from gallery.metadata import read_metadata, strip_metadata
+from gallery.optimize import plan_optimize
+from gallery.plan import scan_site
+from gallery.site import read_site
 
 CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
 GPS_EXIF = piexif.dump(
@@ -329,7 +334,7 @@ def test_a_dry_run_after_a_killed_run_notes_it_and_writes_nothing(
         with pytest.raises(Crash):
             run("optimize", str(root / "static/images"))
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
-    code, out, err = run("optimize", "--dry-run", str(root / "static/images"))
+    code, _, err = run("optimize", "--dry-run", str(root / "static/images"))
     assert code == 0
     assert "note: an interrupted run will be completed before this plan is applied" in err
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()} == before
@@ -584,3 +589,27 @@ def test_runs_taking_over_a_stale_lock_at_once_do_not_both_hold_it(fast_dir: Pat
         assert holders <= 1, events
     assert sum("another gallery run" in out for out in outputs) == 3 - len(events) // 2
     assert not (root / ".gallery/lock").exists()
+
+
+def test_a_new_name_taken_after_planning_keeps_the_old_name_working_and_still_strips_it(fast_dir: Path) -> None:
+    root = write_site(fast_dir / "site", {"content/a.md": "![a](/images/IMG_1.JPG) ![b](/images/IMG_2.JPG)\n"}, CONFIG)
+    for n in (1, 2):
+        path = make_image(root / f"static/images/IMG_{n}.JPG", pattern=n, fmt="JPEG")
+        with Image.open(path) as image:
+            image.save(path, "JPEG", exif=GPS_EXIF)
+    site, table = read_site(root)
+    config = Config.from_table(table)
+    plan = plan_optimize(site, config, PurePosixPath("static/images"), scan_site(site, config))
+    assert [str(r.new) for r in plan.renames] == ["static/images/img-1.jpg", "static/images/img-2.jpg"]
+    make_image(root / "static/images/img-1.jpg", pattern=3, fmt="JPEG")  # another process, meanwhile
+    taken = (root / "static/images/img-1.jpg").read_bytes()
+    with site_lock(root):
+        report = apply_plan(root, plan, "optimize")
+    assert report.failures == (
+        "static/images/img-1.jpg: exists with other content; static/images/IMG_1.JPG keeps its name",
+    )
+    assert (root / "content/a.md").read_text() == "![a](/images/IMG_1.JPG) ![b](/images/img-2.jpg)\n"
+    assert (root / "static/images/img-1.jpg").read_bytes() == taken
+    assert not read_metadata((root / "static/images/IMG_1.JPG").read_bytes()).has_gps
+    assert not read_metadata((root / "static/images/img-2.jpg").read_bytes()).has_gps
+    assert set(statuses(root).values()) == {"ok"}
