@@ -57,8 +57,8 @@ def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
     kept_name = {rename.new: rename.old for rename in plan.renames if rename.new in missing}
     stripped, saved = 0, 0
     for strip in plan.strips:
-        strip = dataclasses.replace(strip, path=kept_name.get(strip.path, strip.path))
-        saved_now = _strip(root, strip, keep_tags, failures)
+        where = dataclasses.replace(strip, path=kept_name.get(strip.path, strip.path))
+        saved_now = _strip(root, where, keep_tags, failures)
         stripped += saved_now > 0
         saved += saved_now
     # A page left as it was still uses the old names its edits would have replaced: they stay.
@@ -77,7 +77,11 @@ def _link(root: Path, rename: Rename, keep_tags: tuple[str, ...], failures: list
     old, new = root / rename.old, root / rename.new
     moving = _case_temporary(old)
     if moving.exists() and not new.exists():
-        os.rename(moving, new)  # a run was killed halfway through a case-only rename: finish it
+        try:
+            os.rename(moving, new)  # a run was killed halfway through a case-only rename: finish it
+        except OSError as e:
+            failures.append(f"{rename.old}: cannot move {moving.name} to {rename.new}: {e.strerror}")
+            return False
     if new.exists():
         if old.exists() and not _same_image(old, new, keep_tags):
             failures.append(f"{rename.new}: exists with other content; {rename.old} keeps its name")
