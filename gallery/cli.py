@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
 from . import __version__
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from .apply import apply_plan, recover
+from .build import Output, build_variants, plan_builds, read_manifest
 from .check import find_findings
 from .config import RULES, Config, Severity
 from .errors import ConfigError, GalleryError
@@ -20,9 +25,9 @@ from .fixrefs import plan_fix_refs
 from .fs import read_site_bytes
 from .journal import journal_path, site_lock
 from .model import Plan, Report, ScanResult
-from .optimize import plan_optimize
+from .optimize import is_under, plan_optimize
 from .plan import read_image_metadata, scan_site
-from .report import FINDINGS_FORMATS, plan_text, report_text, scan_json, scan_text
+from .report import FINDINGS_FORMATS, plan_text, report_text, scan_json, scan_text, summary_text
 from .site import Site, find_site_root, read_site
 
 EXIT_FINDINGS = 1
@@ -150,33 +155,75 @@ def _site_relative(site: Site, path: Path) -> PurePosixPath:
         raise ConfigError(f"{path} is outside the site {site.root}") from None
 
 
-def _change_site(path: Path, dry_run: bool, command: str, planner: Planner) -> None:
-    """Plan, print, and (unless a dry run) apply under the site lock, completing an interrupted run first."""
+Then = Callable[[Site, Config, PurePosixPath, bool], int]
+
+
+def _change_site(path: Path, dry_run: bool, command: str, planner: Planner, then: Then | None = None) -> None:
+    """Plan, print, and (unless a dry run) apply under the site lock, completing an interrupted run first.
+
+    `then` runs a further step (under the lock) and returns its exit status.
+    """
     site, config = _load(path)
     target = _site_relative(site, path)
-    if dry_run:
-        if journal_path(site.root).exists():
+    with site_lock(site.root) if not dry_run else contextlib.nullcontext():
+        if dry_run and journal_path(site.root).exists():
             click.echo("note: an interrupted run will be completed before this plan is applied", err=True)
-        result = scan_site(site, config)
-        plan = planner(site, config, target, result)
-        pages = {page.page: read_site_bytes(site.root, page.page) for page in plan.pages}
-        click.echo(plan_text(plan, pages, diff=True) or "nothing to do")
-        _warn(result.warnings)
-        raise SystemExit(EXIT_FILES_FAILED if result.warnings else 0)
-    with site_lock(site.root):
-        recovered = recover(site.root)
+        recovered = None if dry_run else recover(site.root)
         if recovered is not None:
             interrupted, done = recovered
             click.echo(f"completed an interrupted `gallery {interrupted}` run: {report_text(done)}", err=True)
         result = scan_site(site, config)
         plan = planner(site, config, target, result)
         pages = {page.page: read_site_bytes(site.root, page.page) for page in plan.pages}
-        if text := plan_text(plan, pages, diff=False):
-            click.echo(text)
-        report = apply_plan(site.root, plan, command, config.keep_exif_tags) if plan else Report()
-    click.echo(report_text(report))
+        text = plan_text(plan, pages, diff=dry_run)
+        if text or dry_run:
+            click.echo(text or "nothing to rename, strip or fix")
+        report = Report() if dry_run or not plan else apply_plan(site.root, plan, command, config.keep_exif_tags)
+        if not dry_run:
+            click.echo(report_text(report))
+        status = then(site, config, target, dry_run) if then is not None else 0
     _warn(result.warnings)
-    raise SystemExit(EXIT_FILES_FAILED if report.failures or result.warnings else 0)
+    raise SystemExit(max(status, EXIT_FILES_FAILED if report.failures or result.warnings else 0))
+
+
+def _output(site: Site, config: Config) -> Output:
+    """Where variants go, and the URL that folder is published at."""
+    folder = PurePosixPath(config.output_dir)
+    for language in site.languages:
+        for static in language.static_dirs:
+            if static in folder.parents:
+                url = "/" + folder.relative_to(static).as_posix()
+                return Output(folder, url, PurePosixPath(config.manifest))
+    raise ConfigError(f"[gallery] output_dir = {config.output_dir!r} must be inside a static dir, so Hugo publishes it")
+
+
+def _variants_step(jobs: int, output_format: str) -> Then:
+    """The variants step of `optimize`, run after names and metadata are done."""
+
+    def step(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> int:
+        output = _output(site, config)
+        result = scan_site(site, config)
+        sources = [image for image in result.images if is_under(image.path, target)]
+        if dry_run:
+            todo, _ = plan_builds(site.root, sources, read_manifest(site.root, output), config.variants)
+            click.echo(f"would render variants of {len(todo)} of {len(sources)} images into {output.folder}")
+            return 0
+        keep = {ref.file for ref in result.refs if ref.file is not None and output.folder in ref.file.parents}
+        console = Console(stderr=True)
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("variants", total=len(sources))
+            summary = build_variants(
+                site.root, sources, output, config.variants, jobs, keep, lambda _: bar.advance(task)
+            )
+        if output_format == "json":
+            click.echo(json.dumps(summary.as_dict()))
+        else:
+            click.echo(summary_text(summary))
+        for failure in summary.failures:
+            click.echo(f"error: {failure}", err=True)
+        return EXIT_FILES_FAILED if summary.failures else 0
+
+    return step
 
 
 dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what would change (with a diff); write nothing.")
@@ -187,19 +234,26 @@ dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what 
     "folder", required=False, default="static/images", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @dry_run_option
-def optimize_cmd(folder: Path, dry_run: bool) -> None:
-    """Give the images under FOLDER clean names, updating every reference, and strip their metadata.
+@click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
+              help="Processes rendering variants.")  # fmt: skip
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Closing summary as text or JSON.")  # fmt: skip
+def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str) -> None:
+    """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
 
-    Names follow [gallery.names]; EXIF (GPS, camera, serial), XMP, IPTC and comments are
-    removed without re-encoding pixels, keeping the colour profile and the orientation.
-    A killed run is completed by the next one; no reference stops resolving meanwhile.
+    Names follow [gallery.names], with every reference updated; EXIF (GPS, camera, serial),
+    XMP, IPTC and comments are removed without re-encoding pixels, keeping the colour profile
+    and the orientation. Then every image gets variants ([gallery.variants]: widths x AVIF,
+    WebP and a JPEG/PNG fallback) in output_dir, listed in the manifest; an unchanged image
+    is skipped without decoding. A killed run is completed by the next one; no reference
+    stops resolving meanwhile.
 
     \b
     Example:
         gallery optimize static/images --dry-run
-        gallery optimize static/images
+        gallery optimize static/images --jobs 2
     """
-    _change_site(folder, dry_run, "optimize", plan_optimize)
+    _change_site(folder, dry_run, "optimize", plan_optimize, _variants_step(jobs, output_format))
 
 
 @cli.command("fix-refs")

@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .names import NameRules
+from .variants import VariantSettings
 
 
 class Severity(StrEnum):
@@ -59,6 +60,9 @@ class Config:
     image_extensions: tuple[str, ...] = DEFAULT_IMAGE_EXTENSIONS
     names: NameRules = field(default_factory=NameRules)
     keep_exif_tags: tuple[str, ...] = ()  # EXIF tags kept when metadata is stripped (e.g. Copyright)
+    output_dir: str = "static/_gallery"  # where variants go: inside a static dir, never read as sources
+    manifest: str = "data/gallery.json"  # Hugo reads it as site.Data.gallery
+    variants: VariantSettings = field(default_factory=VariantSettings)
     check: CheckConfig = field(default_factory=CheckConfig)
 
     @classmethod
@@ -78,6 +82,14 @@ class Config:
             changes["names"] = NameRules.from_table(table["names"], f"{where[:-1]}.names]")
         if "keep_exif_tags" in table:
             changes["keep_exif_tags"] = _strings(table, "keep_exif_tags", where)
+        for key in ("output_dir", "manifest"):
+            if key in table:
+                value = table[key]
+                if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
+                    raise ConfigError(f"{where} {key} must be a folder path relative to the site root, got {value!r}")
+                changes[key] = value.strip("/")
+        if "variants" in table:
+            changes["variants"] = VariantSettings.from_table(table["variants"], f"{where[:-1]}.variants]")
         if "check" in table:
             changes["check"] = _check(table["check"], f"{where[:-1]}.check]")
         return replace(config, **changes)

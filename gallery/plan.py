@@ -56,8 +56,12 @@ def scan_site(site: Site, config: Config) -> ScanResult:
     index = index.with_assets_published(used_assets)
     refs = tuple(resolve_ref(site, index, context, raw) for context, raws in pages for raw in raws)
 
+    # Variants are published and resolvable, but they are not sources: no checks, no orphans.
+    generated = PurePosixPath(config.output_dir)
     urls: dict[PurePosixPath, str | None] = {}
     for item in published:
+        if generated in item.path.parents:
+            continue
         if urls.get(item.path) is None:
             urls[item.path] = item.url_path
     images: list[ImageFile] = []

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
+from .build import BuildSummary
 from .check import problem_message
 from .edit import apply_edits
 from .model import Finding, ImageRef, Plan, Report, ScanResult, Status
@@ -158,3 +159,12 @@ def report_text(report: Report) -> str:
         f" page{'s' * (report.pages_written != 1)}"
     )
     return "\n".join([summary, *(f"failed: {failure}" for failure in report.failures)])
+
+
+def summary_text(summary: BuildSummary) -> str:
+    """The closing line of the variants step."""
+    return (
+        f"{summary.images} images: rendered {summary.rendered}, wrote {summary.variants_written} variants,"
+        f" removed {summary.removed} stale; sources {summary.source_bytes / 1e6:,.1f} MB,"
+        f" variants {summary.variant_bytes / 1e6:,.1f} MB; {summary.seconds:.1f} s"
+    )

@@ -1,0 +1,225 @@
+"""Build responsive variants: decide what is stale, render in a process pool, write atomically.
+
+Variant names carry a hash of the source bytes and the encoder settings, so a variant
+file that exists is current. The manifest (data/gallery.json by default) is the cache: a
+source whose size and mtime (or, failing that, bytes) and settings are unchanged is
+skipped without decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .fs import read_site_bytes, write_atomic
+from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
+from .model import ImageFile
+from .variants import RenderedVariant, SourceInfo, VariantSettings, render_variants
+
+Progress = Callable[[PurePosixPath], None]
+Rendered = tuple[str, SourceInfo, tuple[RenderedVariant, ...]]  # source sha256, what it is, its variants
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Where variants go: a folder inside a static dir, and the URL path it is published at."""
+
+    folder: PurePosixPath  # relative to the site root
+    url: str  # "/_gallery"
+    manifest: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSummary:
+    """What a variants run did, for the closing line and `--format json`."""
+
+    images: int
+    rendered: int  # sources decoded and encoded this run
+    variants_written: int
+    source_bytes: int
+    variant_bytes: int  # of the variants of every source, written now or before
+    removed: int  # stale variant files deleted
+    seconds: float
+    failures: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    source: ImageFile
+    size: int
+    mtime_ns: int
+
+
+def read_manifest(root: Path, output: Output) -> dict[str, SourceEntry]:
+    try:
+        return manifest_from_json(read_site_bytes(root, output.manifest))
+    except OSError:
+        return {}
+
+
+def plan_builds(
+    root: Path, sources: Iterable[ImageFile], manifest: dict[str, SourceEntry], settings: VariantSettings
+) -> tuple[list[_Job], dict[str, SourceEntry]]:
+    """Sources to render, and the manifest entries still current (checked without decoding)."""
+    key = settings.key()
+    jobs, current = [], {}
+    for source in sources:
+        stat = os.stat(root / source.path)
+        entry = manifest.get(str(source.path))
+        fresh = (
+            entry is not None
+            and entry.key == key
+            and (entry.bytes, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+            and all((root / variant.path).is_file() for variant in entry.variants)
+        )
+        if fresh and entry is not None:
+            current[str(source.path)] = entry
+        else:
+            jobs.append(_Job(source, stat.st_size, stat.st_mtime_ns))
+    jobs.sort(key=lambda job: -job.size)  # biggest first: both cores stay busy to the end
+    return jobs, current
+
+
+def _render_file(root: str, path: str, settings: VariantSettings) -> Rendered:
+    """Worker: read one source and render its variants (only bytes cross the process boundary)."""
+    data = read_site_bytes(Path(root), PurePosixPath(path))
+    info, variants = render_variants(data, settings)
+    return hashlib.sha256(data).hexdigest(), info, variants
+
+
+def _rendered(
+    root: Path, todo: list[_Job], settings: VariantSettings, jobs: int
+) -> Iterator[tuple[_Job, Rendered | Exception]]:
+    """Render every job, in a pool of `jobs` processes when that helps; errors are returned, not raised."""
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            futures = [(job, pool.submit(_render_file, str(root), str(job.source.path), settings)) for job in todo]
+            for job, future in futures:
+                try:
+                    yield job, future.result()
+                except Exception as e:  # noqa: BLE001 - one bad source must not stop the others
+                    yield job, e
+        return
+    for job in todo:
+        try:
+            yield job, _render_file(str(root), str(job.source.path), settings)
+        except Exception as e:  # noqa: BLE001 - one bad source must not stop the others
+            yield job, e
+
+
+def build_variants(
+    root: Path,
+    sources: list[ImageFile],
+    output: Output,
+    settings: VariantSettings,
+    jobs: int,
+    keep: set[PurePosixPath],
+    progress: Progress | None = None,
+) -> BuildSummary:
+    """Render what is stale, write it, write the manifest, remove unused variant files.
+
+    `keep` holds variant files that pages still reference: they are never removed.
+    """
+    started = time.perf_counter()
+    manifest = read_manifest(root, output)
+    todo, entries = plan_builds(root, sources, manifest, settings)
+    for source in sources:
+        if progress is not None and str(source.path) in entries:
+            progress(source.path)
+    failures: list[str] = []
+    written = 0
+    key = settings.key()
+    for job, result in _rendered(root, todo, settings, jobs):
+        try:
+            if isinstance(result, Exception):
+                raise result
+            digest, info, variants = result
+            entry = _entry(job, digest, info, variants, output, key)
+            for variant, rendered in zip(entry.variants, variants, strict=True):
+                path = root / variant.path
+                if not path.is_file():  # content-addressed: an existing file is already this one
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(path, rendered.data)
+                    written += 1
+            entries[str(job.source.path)] = entry
+        except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
+            failures.append(f"{job.source.path}: no variants: {type(e).__name__}: {getattr(e, 'strerror', None) or e}")
+        if progress is not None:
+            progress(job.source.path)
+
+    # Entries of sources outside this run (another folder) stay; vanished sources go.
+    for path in list(manifest):
+        if path not in entries and path not in {str(s.path) for s in sources} and (root / path).is_file():
+            entries[path] = manifest[path]
+    data = manifest_to_json(entries)
+    try:
+        current = read_site_bytes(root, output.manifest)
+    except OSError:
+        current = b""
+    if data != current:
+        (root / output.manifest).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(root / output.manifest, data)
+    removed = _remove_stale(root, output, entries, keep)
+    return BuildSummary(
+        images=len(sources),
+        rendered=len(todo),
+        variants_written=written,
+        source_bytes=sum(s.bytes for s in sources),
+        variant_bytes=sum(v.bytes for s in sources if (e := entries.get(str(s.path))) for v in e.variants),
+        removed=removed,
+        seconds=time.perf_counter() - started,
+        failures=tuple(failures),
+    )
+
+
+def _entry(
+    job: _Job, digest: str, info: SourceInfo, variants: tuple[RenderedVariant, ...], output: Output, key: str
+) -> SourceEntry:
+    url_dir = (job.source.url or "/" + str(job.source.path)).rsplit("/", 1)[0].strip("/")
+    name_digest = hashlib.sha256(f"{digest} {key}".encode()).hexdigest()
+    folder = output.folder / url_dir if url_dir else output.folder
+    url = f"{output.url}/{url_dir}" if url_dir else output.url
+    entries = []
+    for variant in variants:
+        name = variant_name(job.source.path, name_digest, variant.spec.width, variant.spec.format)
+        entries.append(
+            VariantEntry(variant.width, variant.height, variant.spec.format, len(variant.data), str(folder / name), f"{url}/{name}")
+        )
+    return SourceEntry(
+        sha256=digest,
+        bytes=job.size,
+        mtime_ns=job.mtime_ns,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        fallback=info.fallback,
+        animated=info.animated,
+        phash=info.phash,
+        key=key,
+        variants=tuple(entries),
+    )
+
+
+def _remove_stale(root: Path, output: Output, entries: dict[str, SourceEntry], keep: set[PurePosixPath]) -> int:
+    """Delete variant files no source has any more (and no page still uses); folders emptied too."""
+    wanted = {v.path for entry in entries.values() for v in entry.variants} | {str(p) for p in keep}
+    folder = root / output.folder
+    removed = 0
+    for directory, _, names in os.walk(folder, topdown=False):
+        for name in names:
+            path = Path(directory) / name
+            relative = path.relative_to(root).as_posix()
+            if relative not in wanted and not name.startswith("."):
+                path.unlink()
+                removed += 1
+        if directory != str(folder) and not os.listdir(directory):
+            os.rmdir(directory)
+    return removed
