@@ -1,6 +1,6 @@
 """One run at a time, and a record of the run in progress so a killed run can be completed.
 
-Both live in the site's `.gallery/` folder: `lock` is flocked by its owner and holds its pid;
+Both live in the site's `.gallery/` folder: `lock` is locked by its owner and holds its pid;
 `journal.json` holds the plan being applied. The journal is written (atomically) before the
 first change and removed after the last, so its presence means "a run was interrupted here".
 """
@@ -65,17 +65,21 @@ def _busy(path: Path) -> SiteBusy:
 
 
 def _lock_file(path: Path) -> int:
-    """An open descriptor of `path` holding its flock, with our pid written in it.
+    """An open descriptor of `path` holding its POSIX lock, with our pid written in it.
 
-    The kernel lets go of a flock when its holder dies, however it dies: a killed run's lock
-    is free at once, and no two runs can both decide a lock is stale and take it.
+    The kernel lets go of the lock when its process dies, however it dies: a killed run's lock
+    is free at once, and no two runs can both decide a lock is stale and take it. A POSIX
+    (fcntl) lock, not a flock: the processes a run forks (its variant renderers) do not
+    inherit it, so they cannot keep holding it once the run is killed.
     """
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
             os.close(fd)
+            if e.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             raise _busy(path) from None
         # The holder before us removes the file as it lets go: we may hold the lock of a removed file.
         try:

@@ -36,6 +36,7 @@ def urls(root: Path) -> dict[tuple[str, str], str]:
 
 
 def files(root: Path, under: str = ".") -> set[str]:
+    """The files under a folder (the images under test: variants go elsewhere)."""
     return {p.relative_to(root).as_posix() for p in (root / under).rglob("*") if p.is_file()}
 
 
@@ -157,7 +158,7 @@ def test_every_reference_kind_follows_its_renamed_image(tmp_path: Path) -> None:
     assert page.count("/images/small-one.jpg") == 2
     assert "![angle](</images/angle-photo.jpg>)" in page
     assert '[logo]: /images/ref-def.png "Def"' in page
-    assert files(root, "static") == {
+    assert files(root, "static/images") == {
         f"static/images/{name}"
         for name in [
             "cover-photo.jpg", "gallery-one.jpg", "gallery-two.png", "cover-nested.jpg", "inline-photo.jpg",
@@ -187,7 +188,7 @@ def test_baseurl_subpath_written_in_the_url_is_kept(tmp_path: Path) -> None:
         "![a](/docs/images/x.jpg)\n![b](https://example.org/docs/images/x.jpg)\n"
     )
     assert set(urls(root).values()) == {"ok"}
-    assert files(root, "static") == {"static/images/x.jpg"}
+    assert files(root, "static/images") == {"static/images/x.jpg"}
 
 
 BILINGUAL = """baseURL = "https://example.org/"
@@ -291,7 +292,7 @@ def test_name_used_by_a_layout_is_not_renamed_and_is_reported(tmp_path: Path) ->
     code, out, _ = run("optimize", str(root / "static/images"))
     assert code == 0
     assert "static/images/Logo.PNG: bad-filename: not renamed to logo.png: its name appears in a layout" in out
-    assert files(root, "static") == {"static/images/Logo.PNG", "static/images/big-one.png"}
+    assert files(root, "static/images") == {"static/images/Logo.PNG", "static/images/big-one.png"}
     assert (root / "content/a.md").read_text() == "![logo](/images/Logo.PNG) ![b](/images/big-one.png)\n"
     assert set(urls(root).values()) == {"ok"}
 
@@ -314,7 +315,7 @@ def test_colliding_names_are_numbered_and_identical_files_left_alone(tmp_path: P
     code, out, _ = run("optimize", str(images))
     assert code == 0
     assert "identical to static/images/photo.jpg: left for the duplicate stage" in out
-    assert files(root, "static") == {
+    assert files(root, "static/images") == {
         "static/images/diagram1.png",
         "static/images/diagram1-2.png",
         "static/images/photo.jpg",
@@ -371,7 +372,7 @@ def test_metadata_is_stripped_orientation_kept_and_a_second_run_writes_nothing(t
     state = snapshot(root)
     code, out, _ = run("optimize", str(root / "static/images"))
     assert code == 0
-    assert out.strip() == "renamed 0 images, stripped metadata from 0 (0.0 KB saved), rewrote 0 pages"
+    assert "renamed 0 images, stripped metadata from 0 (0.0 KB saved), rewrote 0 pages" in out.splitlines()
     assert snapshot(root) == state
 
 
@@ -414,7 +415,7 @@ def test_files_a_page_uses_where_gallery_reads_no_reference_are_not_renamed(tmp_
         make_image(root / "static/images" / name, pattern=n, fmt="JPEG")
     code, out, _ = run("optimize", str(root / "static/images"))
     assert code == 0
-    assert files(root, "static") == {
+    assert files(root, "static/images") == {
         "static/images/Hero_Banner.JPG",
         "static/images/Gallery_Pic.JPG",
         "static/images/Poster_1.JPG",
