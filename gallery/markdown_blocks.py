@@ -32,7 +32,7 @@ HTML_STARTS = (
     (re.compile(r"<(?:script|pre|style|textarea)(?:[ \t>]|$)", re.IGNORECASE), HTML_END_1),
     (re.compile(r"<!--"), re.compile(r"-->")),
     (re.compile(r"<\?"), re.compile(r"\?>")),
-    (re.compile(r"<![A-Za-z]"), re.compile(r">")),
+    (re.compile(r"<![A-Z]"), re.compile(r">")),  # Goldmark: uppercase only, `<!doctype html>` is a paragraph
     (re.compile(r"<!\[CDATA\["), re.compile(r"\]\]>")),
     (
         re.compile(

@@ -156,7 +156,7 @@ class _DestinationEnds:
         depth_after: list[int] = []
         depth = 0
         for m in DESTINATION_STOP.finditer(text):
-            if m.group(0) in "()":
+            if m.group(0) in ("(", ")"):  # not white space, nor an escaped character
                 depth += 1 if m.group(0) == "(" else -1
                 self.parens.append(m.start())
                 depth_after.append(depth)
@@ -168,6 +168,7 @@ class _DestinationEnds:
             self.closer[k] = last_at.get(before - 1, len(self.parens))
 
     def end(self, pos: int) -> int:
+        """Where the destination starting at `pos` ends."""
         space = bisect_left(self.spaces, pos)
         end = self.spaces[space] if space < len(self.spaces) else self.length
         paren = bisect_left(self.parens, pos)
@@ -318,9 +319,8 @@ def _skip_angle(text: str, i: int, tags: list[tuple[int, int]], quiet: list[tupl
         return m.end()
     for opener, closer in RAW_HTML:
         if text.startswith(opener, i):
-            letter = text[i + 2 : i + 3]
-            if opener == "<!" and not (letter.isascii() and letter.isalpha()):
-                break  # a declaration is `<!` and an ASCII letter
+            if opener == "<!" and not "A" <= text[i + 2 : i + 3] <= "Z":
+                break  # a declaration is `<!` and an uppercase letter in Goldmark (`<!doctype` is text)
             end = memo.find(closer, i + len(opener)) if closer else i + len(opener)
             if end < 0:
                 break

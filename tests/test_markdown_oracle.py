@@ -1,9 +1,12 @@
 """The scanner finds the same rendered Markdown images as markdown-it-py, at exact spans.
 
 Documents are composed from a grammar of the constructs real content uses, nested in
-block quotes and lists. markdown-it-py (CommonMark + GFM tables) is the oracle for which
-images exist; Goldmark, which Hugo uses, agrees with it on everything generated here.
-Shapes where the two differ are left out of the grammar, each with the reason.
+block quotes and lists, with CRLF, tabs and a BOM. markdown-it-py (CommonMark + GFM
+tables) is the oracle for which images exist. Hugo renders with Goldmark, so where the
+two differ Goldmark wins (checked with Hugo 0.168): three markdown-it-py rules are
+patched below to do what Goldmark and the spec do, and the shapes where markdown-it-py
+differs by design are left out of the grammar, each with the reason. test_scan.py pins
+what the scanner does with those shapes.
 """
 
 from __future__ import annotations
@@ -113,7 +116,10 @@ def inline_text(draw: st.DrawFn, newlines: bool = True) -> str:
 def definitions(draw: st.DrawFn) -> str:
     label = draw(st.sampled_from(LABELS + ("ID", "FOO  bar")))
     split = draw(st.sampled_from([": ", ":\n  ", ":"]))
-    return f"[{label}]{split}{draw(destinations())}{draw(TITLES)}"
+    rest = draw(destinations()) + draw(TITLES)
+    if split.endswith(" ") and re.match(r"[-*+](?:\s|$)", rest):
+        split = ": "  # Left out: markdown-it-py ends the definition at a line like `  *` (an item)
+    return f"[{label}]{split}{rest}"
 
 
 @st.composite
@@ -129,6 +135,7 @@ HTML_BLOCKS = st.sampled_from(
     ["<div>\n![](d.png)\n</div>", "<center>\n![](c.png)", "<!-- a\n![](k.png)\n-->", '<img src="z.png">\n![](z2.png)',
      "<div>\n\n![](e.png)\n\n</div>", "<script>\n![](s.png)\n</script>", "<?php ![](p.png) ?>", "</div>"]
 )  # fmt: skip
+DELIMITER_ROW = re.compile(r"[ \t|:-]*-[ \t|:-]*(?:\n|$)")
 BLOCK_START = re.compile(r"```|~~~|<|#|>|[-*+_=]|[0-9]+[.)]")
 THEMATIC = st.sampled_from(["***", "* * *", "___", "- - -", "-----"])
 
@@ -186,10 +193,11 @@ def leaf(kind: str) -> Callable[[str], Part]:
 
 LEAVES = st.one_of(
     inline_text().map(leaf("paragraph")),
+    inline_text().map(leaf("paragraph")),
     definitions().map(leaf("definition")),
     tables().map(leaf("table")),
-    st.one_of(inline_text(), fences(), HTML_BLOCKS, headings(), THEMATIC).map(leaf("other")),
-    st.sampled_from(["    ![](i.png)\n    ![](j.png)", "    code\n\n    ![](k.png)"]).map(leaf("other")),
+    st.one_of(fences(), HTML_BLOCKS, headings(), THEMATIC).map(leaf("other")),
+    st.sampled_from(["    ![](i.png)\n    ![](j.png)", "    code\n\n    ![](k.png)"]).map(leaf("indented")),
 )
 
 
@@ -202,7 +210,7 @@ def blocks(depth: int) -> st.SearchStrategy[Part]:
 @st.composite
 def documents_of(draw: st.DrawFn, depth: int) -> Part:
     parts = draw(st.lists(blocks(depth), min_size=1, max_size=4))
-    text, lazy = parts[0].text, False
+    text, lazy, last = parts[0].text, False, parts[0].last
     for previous, part in zip(parts, parts[1:]):
         joiner = draw(st.sampled_from(["\n\n", "\n\n", "\n"]))
         # Left out, as markdown-it-py differs from Goldmark here. Goldmark finds definitions
@@ -211,13 +219,18 @@ def documents_of(draw: st.DrawFn, depth: int) -> Part:
         # interrupts paragraphs: an indented line is another table row, not code. markdown-it-py
         # ends definitions and tables first and reads such a line as code or an HTML block;
         # it also makes no table of lazy continuation lines.
-        lazy = joiner == "\n" and (previous.kind == "container" or (lazy and previous.kind == "paragraph"))
-        if (previous.last == "definition" and part.kind != "definition") or (
-            previous.last == "table" and (previous.kind, part.kind) != ("table", "paragraph")
+        # (Indented code after a list may be a paragraph in its last item.)
+        lazy = joiner == "\n" and (previous.kind in ("container", "indented") or (lazy and previous.kind == "paragraph"))
+        if (last == "definition" and part.kind != "definition") or (
+            last == "table" and (previous.kind, part.kind) != ("table", "paragraph")
         ) or (lazy and part.kind == "table"):
             joiner, lazy = "\n\n", False
+        if "|" in text.rsplit("\n", 1)[-1] and DELIMITER_ROW.match(part.text):
+            joiner = "\n\n"  # markdown-it-py makes a table of `# a | b` over `-----`; Goldmark a heading
         text += joiner + part.text
-    return Part("document", text, parts[0].first, parts[-1].last)
+        # A paragraph right after a table is more rows of it.
+        last = "table" if (last, part.kind, joiner) == ("table", "paragraph", "\n") else part.last
+    return Part("document", text, parts[0].first, last)
 
 
 @st.composite
@@ -409,7 +422,8 @@ def assert_matches_oracle(text: str) -> None:
         assert_span(data, ref)
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_scanner_finds_the_images_markdown_it_renders(text: str) -> None:
+    """Same images, and every span decodes to its URL at its line and column."""
     assert_matches_oracle(text)
