@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from .markdown_inline import Region
 from .markdown_paragraphs import RefDefinition, paragraph_regions
 
+PART_BREAK = re.compile(r"\n[ \t]*\r?\n(?=[^ \t\r\n])")  # a blank line, then a line at column 0
+INTERESTING = re.compile(r"[\[<>`~{]")
 BLOCK_START_CHARS = frozenset(">#`~<=-*_+0123456789")
 # Lines that may start a block or need indentation rules; all others are prose.
 NOT_PROSE = re.compile(r"[ \t><]|#{1,6}(?:[ \t]|$)|`{3}|~{3}|[-*+](?:[ \t]|$)|[-*_=][-*_= \t]*$|[0-9]{1,9}[.)](?:[ \t]|$)")
@@ -349,15 +351,30 @@ def _html_start(text: str, pos: int, interrupting: bool) -> _Block | None:
 
 
 def parse_blocks(text: str, start: int = 0) -> Blocks:
-    """Block structure of `text[start:]`; every offset refers to `text`."""
+    """Block structure of `text[start:]`; every offset refers to `text`.
+
+    The text is cut where a blank line is followed by a line at column 0. Such a line
+    matches no open container and no paragraph is open after a blank line, so whatever
+    the part before it left open is closed there, except a fenced code or HTML block. A
+    part with none of the characters that start an image, link, tag, code span, shortcode,
+    fence, quote or HTML block end is therefore skipped unread: it holds no reference, and
+    an open fence or HTML block around it stays open across it either way.
+    """
     parser = _Parser()
-    offset = start
-    for content in text[start:].split("\n"):
-        line_offset, offset = offset, offset + len(content) + 1
-        if content.endswith("\r"):
-            content = content[:-1]
-        if not parser.feed_prose(content, line_offset):
-            parser.feed(_Line(content, line_offset))
+    part_start = start
+    for part_end in (*(m.end() for m in PART_BREAK.finditer(text, start)), len(text)):
+        if INTERESTING.search(text, part_start, part_end):
+            offset = part_start
+            lines = text[part_start:part_end].split("\n")
+            if part_end < len(text):
+                lines.pop()  # the part ends with a newline: no line after it
+            for content in lines:
+                line_offset, offset = offset, offset + len(content) + 1
+                if content.endswith("\r"):
+                    content = content[:-1]
+                if not parser.feed_prose(content, line_offset):
+                    parser.feed(_Line(content, line_offset))
+        part_start = part_end
     end = len(text)
     parser.close_from(0, end)
     return Blocks(tuple(parser.inline), tuple(parser.html), tuple(parser.quiet), parser.definitions)
