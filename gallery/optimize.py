@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .config import Config
 from .edit import apply_edits, retarget_url
 from .fs import find_names_outside_content, read_site_bytes
-from .metadata import read_metadata
+from .metadata import Metadata, read_metadata
 from .model import Edit, Finding, ImageRef, PageEdit, Plan, Rename, ScanResult, StripMetadata
 from .names import NameInput, plan_renames
 from .site import Site
@@ -30,9 +30,14 @@ def is_under(path: PurePosixPath, folder: PurePosixPath) -> bool:
 def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
     """Renames and metadata removals for the images under `target`, and the page edits they need."""
     images = [image for image in scan.images if is_under(image.path, target)]
-    read = functools.cache(lambda path: read_site_bytes(site.root, path))
-    contents = {image.path: read(image.path) for image in images}
-    inputs = [NameInput(image.path, image.format, hashlib.sha256(contents[image.path]).hexdigest()) for image in images]
+    read = functools.cache(lambda path: read_site_bytes(site.root, path))  # pages: small, read more than once
+    digests: dict[PurePosixPath, str] = {}
+    metadata: dict[PurePosixPath, Metadata] = {}
+    for image in images:
+        data = read_site_bytes(site.root, image.path)  # one at a time: a site's photos may not fit in memory
+        digests[image.path] = hashlib.sha256(data).hexdigest()
+        metadata[image.path] = read_metadata(data)
+    inputs = [NameInput(image.path, image.format, digests[image.path]) for image in images]
     rules = config.names
     if any(is_under(target, folder) or is_under(folder, target) for folder in _content_dirs(site)):
         # A folder in a content dir is a section or a page bundle: renaming it moves pages.
@@ -85,11 +90,9 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     new_path = {rename.old: rename.new for rename in renames}
     strips = []
     for image in images:
-        metadata = read_metadata(contents[image.path])
-        if metadata.removable_bytes > 0:
-            strips.append(
-                StripMetadata(new_path.get(image.path, image.path), metadata.removable_bytes, metadata.has_gps)
-            )
+        found = metadata[image.path]
+        if found.removable_bytes > 0:
+            strips.append(StripMetadata(new_path.get(image.path, image.path), found.removable_bytes, found.has_gps))
     return Plan(tuple(renames), tuple(strips), page_edits(read, edits), tuple(problems))
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
+import os
+import tracemalloc
+from pathlib import Path, PurePosixPath
 
 import piexif
 import pytest
@@ -13,7 +15,11 @@ from conftest import make_image, write_site
 from PIL import Image
 
 from gallery.cli import cli
+from gallery.config import Config
 from gallery.metadata import read_metadata
+from gallery.optimize import plan_optimize
+from gallery.plan import scan_site
+from gallery.site import read_site
 
 CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
 
@@ -457,3 +463,21 @@ def test_folder_named_in_a_layout_is_not_renamed(tmp_path: Path) -> None:
     )
     assert run("optimize", str(root / "static/images"))[0] == 0
     assert (root / "static/images/Trip Photos/A.jpg").exists()
+
+
+def test_planning_holds_one_image_in_memory_at_a_time(tmp_path: Path) -> None:
+    root = write_site(tmp_path / "site", {"content/a.md": "![a](/images/Big_0.PNG)\n"}, CONFIG)
+    (root / "static/images").mkdir(parents=True)
+    for n in range(12):  # 12 noisy PNGs of ~1 MB each
+        Image.frombytes("RGB", (600, 560), os.urandom(600 * 560 * 3)).save(root / f"static/images/Big_{n}.PNG")
+    site, table = read_site(root)
+    config = Config.from_table(table)
+    result = scan_site(site, config)
+    tracemalloc.start()
+    try:
+        plan = plan_optimize(site, config, PurePosixPath("static/images"), result)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(plan.renames) == 12
+    assert peak < 4_000_000
