@@ -169,8 +169,10 @@ def _change_site(path: Path, dry_run: bool, command: str, planner: Planner, then
         if dry_run and journal_path(site.root).exists():
             click.echo("note: an interrupted run will be completed before this plan is applied", err=True)
         recovered = None if dry_run else recover(site.root)
+        recovery_failed = False
         if recovered is not None:
             interrupted, done = recovered
+            recovery_failed = bool(done.failures)
             click.echo(f"completed an interrupted `gallery {interrupted}` run: {report_text(done)}", err=True)
         result = scan_site(site, config)
         plan = planner(site, config, target, result)
@@ -183,7 +185,8 @@ def _change_site(path: Path, dry_run: bool, command: str, planner: Planner, then
             click.echo(report_text(report))
         status = then(site, config, target, dry_run) if then is not None else 0
     _warn(result.warnings)
-    raise SystemExit(max(status, EXIT_FILES_FAILED if report.failures or result.warnings else 0))
+    failed = report.failures or result.warnings or recovery_failed
+    raise SystemExit(max(status, EXIT_FILES_FAILED if failed else 0))
 
 
 def _output(site: Site, config: Config) -> Output:

@@ -366,10 +366,6 @@ def test_a_dry_run_after_a_killed_run_notes_it_and_writes_nothing(
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()} == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._change_site: the exit status ignores the failures of the interrupted run it completed (exit 0, not 3)",
-)
 def test_failures_of_a_completed_interrupted_run_set_the_exit_status(
     fast_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

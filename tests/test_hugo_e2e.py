@@ -175,5 +175,5 @@ def test_demo_after_optimize_and_fix_refs_loads_every_image(tmp_path: Path) -> N
     assert assert_scan_matches_hugo(site, result, tmp_path / "public") >= 15
     broken = [(ref.ref.url, ref.status) for ref in result.refs if ref.status != Status.OK]
     assert broken == [("/images/4-Event/Event2.6jpeg.jpeg", Status.MISSING)]  # no file to point it at
-    names = [path.name for path in (root / "static").rglob("*") if path.is_file()]
+    names = [path.name for path in (root / "static/images").rglob("*") if path.is_file()]
     assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z]+", name) for name in names), names
