@@ -1,0 +1,403 @@
+"""Responsive variants: decode a source once, resize it to each width (largest first), encode AVIF, WebP and a fallback.
+
+Speed comes from JPEG draft mode (libjpeg scales by 1/2, 1/4 or 1/8 while decoding), `reducing_gap`
+(an integer box reduce before the final Lanczos pass), a cascade (each width from the next larger one)
+and encoder settings chosen by measurement: bench/README.md has the sweep behind every default.
+Everything here is pure: bytes and settings in, bytes out, so it runs unchanged in a process pool.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from io import BytesIO
+from typing import Any
+
+import imagehash
+from PIL import Image, ImageChops, ImageCms, ImageOps, ImageSequence, features
+
+from .errors import ConfigError
+
+FORMATS = ("avif", "webp", "fallback")
+# What render_variants decodes (JPEG's opener also returns MPO); EPS (Ghostscript) and the rest are never tried.
+DECODED = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")
+_CHOICES = {"color": ("keep", "srgb"), "animated": ("keep", "passthrough")}
+_RANGES = {
+    "avif_quality": (0, 100), "avif_speed": (0, 10), "webp_quality": (0, 100), "webp_method": (0, 6),
+    "jpeg_quality": (1, 100), "png_compress_level": (0, 9), "max_pixels": (1, 2**40),
+}  # fmt: skip
+_NOT_IN_KEY = ("formats", "animated", "max_pixels")
+_ORIENTATION = 0x0112
+# EXIF Orientation -> the transpose that makes the stored pixels upright (as ImageOps.exif_transpose does)
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # fmt: skip
+# Formats whose frames are an animation; MPO's second frame is a preview and TIFF's are pages: both are stills.
+_ANIMATED = ("GIF", "WEBP", "PNG", "AVIF")
+_SVG = re.compile(rb"<svg\b[^>]*>", re.IGNORECASE)
+_SVG_ATTR = re.compile(rb"""\b(width|height|viewBox)\s*=\s*["']([^"']*)["']""")
+_REDUCING_GAP = 3.0  # Pillow: "3.0 is indistinguishable from fair resampling"; measured in bench/README.md
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSettings:
+    """`[gallery.variants]`: which variants to build and how to encode them (defaults measured, bench/README.md)."""
+
+    widths: tuple[int, ...] = (480, 960, 1600)
+    formats: tuple[str, ...] = FORMATS  # "fallback" is JPEG for photos, PNG for alpha or few colours, GIF if animated
+    avif_quality: int = 50
+    avif_speed: int = 8  # 3.4x faster than 6 (sharp's effort 3) for +5% bytes and -0.004 SSIM
+    webp_quality: int = 80
+    webp_method: int = 4  # 2 costs +3% bytes, 5 and 6 are slower and no better by SSIM
+    jpeg_quality: int = 80
+    jpeg_progressive: bool = True  # -3% bytes against optimized baseline, same pixels
+    png_compress_level: int = 6
+    color: str = "keep"  # "keep" the ICC profile, or "srgb": convert to sRGB and drop it
+    animated: str = "keep"  # "keep" the animation, or "passthrough": no variants, the source is used as is
+    max_pixels: int = 200_000_000  # larger sources (all frames together, if animated) are refused
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str = "[gallery.variants]") -> VariantSettings:
+        """Build VariantSettings from the `[gallery.variants]` table; unknown keys or bad values are a ConfigError."""
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table, got {table!r}")
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                f" (known: {', '.join(known)})"
+            )
+        return cls(**{key: _checked(key, value, where) for key, value in table.items()})
+
+    def key(self) -> str:
+        """Stable text of every setting that changes output bytes, and the codec versions, for content hashes."""
+        # widths count: each width is resized from the next larger one. formats, animated and max_pixels
+        # decide which variants exist, never their bytes.
+        chosen = (f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name not in _NOT_IN_KEY)
+        return " ".join((*chosen, _LIBRARIES))
+
+
+def _libraries() -> str:
+    """Versions of the libraries that write variant bytes."""
+    names = ("avif", "webp", "libjpeg_turbo", "zlib_ng", "zlib", "littlecms2")
+    versions = [f"pillow={Image.__version__}", *(f"{name}={features.version(name)}" for name in names)]
+    if features.check("avif"):
+        from PIL import _avif  # private, but the only place Pillow names libavif's AV1 encoder and its version
+
+        versions.append(f"av1={_avif.codec_versions()}")
+    return " ".join(versions)
+
+
+_LIBRARIES = _libraries()
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    """One variant to build: a width and a format ("avif", "webp", "jpeg", "png" or "gif")."""
+
+    width: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedVariant:
+    """An encoded variant and its pixel size."""
+
+    spec: VariantSpec
+    width: int
+    height: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What render_variants learned about a source. `width`/`height` are upright (EXIF orientation applied)."""
+
+    width: int  # 0 for an SVG without a size in px
+    height: int
+    format: str  # Pillow's name ("JPEG", "PNG", ...) or "SVG"
+    fallback: str  # the <img> format: "jpeg", "png", "gif"; with no variants, the source's ("svg", "gif", ...)
+    animated: bool
+    phash: str  # imagehash.phash (64-bit DCT hash) of the smallest rendition; "" for SVG
+
+
+def variant_specs(width: int, height: int, fallback: str, settings: VariantSettings) -> tuple[VariantSpec, ...]:
+    """The variants of a `width` x `height` source: no upscaling, its own width when below the largest; sorted."""
+    del height  # widths only: a tall narrow source still gets every width it covers
+    widths = {w for w in settings.widths if w <= width}
+    if width < max(settings.widths):
+        widths.add(width)
+    formats = dict.fromkeys(fallback if f == "fallback" else f for f in settings.formats)
+    return tuple(VariantSpec(w, f) for w in sorted(widths) for f in formats)
+
+
+def fallback_format(image: Image.Image) -> str:
+    """The fallback format: gif if animated, png for visible alpha or few colours (a 256-colour palette), else jpeg."""
+    if _is_animated(image):
+        return "gif"
+    if image.format in ("JPEG", "MPO"):
+        return "jpeg"  # a lossy source: its colour count says nothing
+    if _has_alpha(image):
+        return "png"
+    # A palette or greyscale source always fits; getcolors stops counting past maxcolors (about 20 ms on 24 MP).
+    if image.mode in ("1", "L", "LA", "P", "PA", "F") or image.mode.startswith("I") or image.getcolors(256):
+        return "png"
+    return "jpeg"
+
+
+def render_variants(data: bytes, settings: VariantSettings) -> tuple[SourceInfo, tuple[RenderedVariant, ...]]:
+    """Decode `data` once and encode every variant (none for SVG, passthrough); ValueError when undecodable."""
+    svg = _svg_size(data)
+    if svg is not None:
+        return SourceInfo(svg[0], svg[1], "SVG", "svg", False, ""), ()
+    image = _open(data, settings.max_pixels)
+    return (_render_animation if _is_animated(image) else _render_still)(image, settings)
+
+
+def _checked(key: str, value: Any, where: str) -> Any:
+    """A `[gallery.variants]` value as VariantSettings holds it, or a ConfigError saying what is allowed."""
+    if key == "widths":
+        if isinstance(value, list) and value and all(_whole(w, 1, 65535) for w in value):
+            return tuple(sorted(set(value)))
+        wanted = "a list of pixel widths (1 to 65535)"
+    elif key == "formats":
+        if isinstance(value, list) and value and set(value) <= set(FORMATS):
+            return tuple(dict.fromkeys(value))
+        wanted = f"a list of {', '.join(FORMATS)}"
+    elif key == "jpeg_progressive":
+        if isinstance(value, bool):
+            return value
+        wanted = "true or false"
+    elif key in _CHOICES:
+        if value in _CHOICES[key]:
+            return value
+        wanted = f"one of {', '.join(_CHOICES[key])}"
+    else:
+        low, high = _RANGES[key]
+        if _whole(value, low, high):
+            return value
+        wanted = f"a whole number from {low} to {high}"
+    raise ConfigError(f"{where} {key} must be {wanted}, got {value!r}")
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    # bool is an int in Python, but `avif_speed = true` is a mistake
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _svg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) in px of an SVG (0, 0 when not given in px), or None when `data` is not SVG."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<") or (tag := _SVG.search(head)) is None:
+        return None
+    attrs = {k.decode(): v.decode("ascii", "replace").strip() for k, v in _SVG_ATTR.findall(tag[0])}
+    sizes = [attrs.get(k, "").removesuffix("px") for k in ("width", "height")]
+    if all(re.fullmatch(r"\d+(\.\d+)?", s) for s in sizes):
+        return round(float(sizes[0])), round(float(sizes[1]))
+    box = attrs.get("viewBox", "").replace(",", " ").split()
+    if len(box) == 4 and all(re.fullmatch(r"-?\d+(\.\d+)?", b) for b in box):
+        return round(float(box[2])), round(float(box[3]))
+    return 0, 0
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Open `data` lazily with the allowed decoders; a source over `max_pixels` is a ValueError."""
+    # MAX_IMAGE_PIXELS is a module global that Pillow checks only in Image.open: set from the setting for
+    # this call, then restored. The warning above the limit becomes an error, like Pillow's above twice it.
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(BytesIO(data), formats=DECODED)
+            frames = getattr(image, "n_frames", 1) if _is_animated(image) else 1
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise ValueError(f"image too large: {e}") from e
+    except (OSError, SyntaxError, EOFError) as e:
+        raise ValueError(f"not a readable image ({', '.join(DECODED)} or SVG): {e}") from e
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if frames * image.width * image.height > max_pixels:
+        raise ValueError(
+            f"animation too large: {frames} frames of {image.width}x{image.height} exceed max_pixels = {max_pixels}"
+        )
+    return image
+
+
+def _is_animated(image: Image.Image) -> bool:
+    return image.format in _ANIMATED and getattr(image, "n_frames", 1) > 1
+
+
+def _decoded(image: Image.Image) -> None:
+    """Load the pixels; data cut short or corrupt is a ValueError (Pillow's verify() misses a truncated JPEG)."""
+    try:
+        image.load()
+    except (OSError, SyntaxError, EOFError) as e:
+        raise ValueError(f"cannot decode {image.format} image: {e}") from e
+
+
+def _sizes(specs: tuple[VariantSpec, ...], width: int, height: int) -> list[tuple[int, int]]:
+    """(width, height) of each variant width, largest first; heights rounded half up, at least 1."""
+    widths = sorted({spec.width for spec in specs}, reverse=True)
+    return [(w, max(1, (2 * w * height + width) // (2 * width))) for w in widths]
+
+
+def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+
+
+def _orientation(image: Image.Image) -> int:
+    """EXIF Orientation 1-8 (1 when absent or invalid), as browsers read it."""
+    value = image.getexif().get(_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    """Whether some pixel is not fully opaque."""
+    if not image.has_transparency_data:
+        return False
+    alpha = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
+    low, _ = alpha.getchannel("A").getextrema()
+    return isinstance(low, int) and low < 255
+
+
+def _render_still(image: Image.Image, settings: VariantSettings) -> tuple[SourceInfo, tuple[RenderedVariant, ...]]:
+    """Decode once (at a reduced DCT scale for JPEG), then resize largest first and encode each width."""
+    source_format = image.format or ""
+    if source_format not in ("JPEG", "MPO"):
+        _decoded(image)  # no draft for these; PNG may also keep its EXIF after the pixel data
+    orientation = _orientation(image)
+    swap = orientation in (5, 6, 7, 8)
+    width, height = (image.height, image.width) if swap else image.size
+    fallback = fallback_format(image)
+    specs = variant_specs(width, height, fallback, settings)
+    sizes = _sizes(specs, width, height)
+    if source_format in ("JPEG", "MPO"):
+        largest = sizes[0][::-1] if swap else sizes[0]
+        image.draft(image.mode, largest)  # the smallest DCT scale (1/8, 1/4, 1/2) still at least `largest`
+        _decoded(image)
+    current, icc = _normalized(image, source_format, fallback)
+    # The largest width is resized before transposing and colour conversion (fewer pixels to move), and
+    # each smaller width from the one before it.
+    current = _resized(current, sizes[0][::-1] if swap else sizes[0])
+    current = current.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else current
+    current, icc = _colour_managed(current, icc, settings.color)
+    rendered: list[RenderedVariant] = []
+    for size in sizes:
+        current = _resized(current, size)
+        rendered += [
+            RenderedVariant(spec, *size, _encode([current], spec.format, icc, settings))
+            for spec in specs
+            if spec.width == size[0]
+        ]
+    info = SourceInfo(width, height, source_format, fallback, False, str(imagehash.phash(current)))
+    return info, tuple(sorted(rendered, key=lambda r: specs.index(r.spec)))
+
+
+def _normalized(image: Image.Image, source_format: str, fallback: str) -> tuple[Image.Image, bytes | None]:
+    """Loaded pixels in L, LA, RGB or RGBA with no metadata attached, and the ICC profile they are in."""
+    icc = image.info.get("icc_profile") or None
+    mode = image.mode
+    if mode == "CMYK":
+        # Pillow always reads CMYK JPEGs with Adobe's inverted polarity (JpegImagePlugin: "assume adobe
+        # conventions"); files without an Adobe APP14 marker store plain CMYK, as browsers assume.
+        if source_format in ("JPEG", "MPO") and "adobe" not in image.info:
+            image = ImageChops.invert(image)
+        # A CMYK profile cannot describe RGB pixels: convert through it, and the pixels are sRGB.
+        image, icc = (_to_srgb(image, icc, "RGB") if icc else image.convert("RGB")), None
+    elif mode.startswith("I") or mode == "F":
+        # 16-bit grey (I;16, I;16B, I) and float: convert("L") clips every value above 255 to white, and
+        # so do the WebP and AVIF savers. Scale 0-65535 down to 0-255 first.
+        image = image.convert("I").point(lambda v: v / 256).convert("L")
+    else:
+        grey = mode in ("1", "L", "LA", "La")
+        alpha = fallback == "png" and _has_alpha(image)  # an opaque alpha channel is dropped
+        target = ("LA" if alpha else "L") if grey else ("RGBA" if alpha else "RGB")
+        image = image if mode == target else image.convert(target)
+    if icc is not None and (image.mode in ("L", "LA") or icc[16:20] != b"RGB "):  # ICC header: colour space
+        # A grey profile does not survive WebP (which stores grey as RGB), and a profile of another colour
+        # space than the pixels' is ignored or misread by browsers: convert such pixels to sRGB instead.
+        image, icc = _to_srgb(image, icc, "RGBA" if "A" in image.mode else "RGB"), None
+    image.info.clear()  # EXIF, XMP, comments, transparency: nothing reaches an encoder but pixels and `icc`
+    return image, icc
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _to_srgb(image: Image.Image, icc: bytes, mode: str) -> Image.Image:
+    """`image` converted from profile `icc` to sRGB in `mode`; a profile LittleCMS cannot read counts as sRGB."""
+    try:
+        source = ImageCms.ImageCmsProfile(BytesIO(icc))
+        converted = ImageCms.profileToProfile(
+            image, source, _SRGB, renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, outputMode=mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        converted = None
+    return image.convert(mode) if converted is None else converted
+
+
+def _colour_managed(image: Image.Image, icc: bytes | None, color: str) -> tuple[Image.Image, bytes | None]:
+    """With color = "srgb", the pixels converted to sRGB and no profile; else unchanged, with their profile."""
+    if color != "srgb" or icc is None:
+        return image, icc
+    return _to_srgb(image, icc, image.mode), None
+
+
+def _encode(
+    frames: list[Image.Image], fmt: str, icc: bytes | None, settings: VariantSettings,
+    durations: tuple[int, ...] = (), loop: int = 0,
+) -> bytes:  # fmt: skip
+    """Still or animated image in `fmt`, with `icc` embedded when there is one, and no other metadata."""
+    s = settings
+    savers: dict[str, tuple[str, dict[str, Any]]] = {
+        # max_threads=1: aom's output changes with its thread count, and a process pool already uses every core
+        "avif": ("AVIF", {"quality": s.avif_quality, "speed": s.avif_speed, "max_threads": 1}),
+        "webp": ("WEBP", {"quality": s.webp_quality, "method": s.webp_method}),
+        "jpeg": ("JPEG", {"quality": s.jpeg_quality, "optimize": True, "progressive": s.jpeg_progressive}),
+        "png": ("PNG", {"compress_level": s.png_compress_level}),
+        # disposal 2 (restore to background) so a pixel that turns transparent does not show the frame before
+        "gif": ("GIF", {"disposal": 2}),
+    }
+    name, options = savers[fmt]
+    if len(frames) > 1:
+        options |= {"save_all": True, "append_images": frames[1:], "duration": list(durations), "loop": loop}
+    out = BytesIO()
+    frames[0].save(out, name, icc_profile=icc, **options)
+    return out.getvalue()
+
+
+def _render_animation(image: Image.Image, settings: VariantSettings) -> tuple[SourceInfo, tuple[RenderedVariant, ...]]:
+    """Every frame decoded once and resized to each width; encoded as animated AVIF, WebP and GIF (ICC dropped)."""
+    source_format = image.format or ""
+    width, height = image.size
+    if settings.animated == "passthrough":
+        first = ImageOps.contain(image.convert("RGBA"), (256, 256))
+        return SourceInfo(width, height, source_format, source_format.lower(), True, str(imagehash.phash(first))), ()
+    specs = variant_specs(width, height, "gif", settings)
+    sizes = _sizes(specs, width, height)
+    frames: dict[tuple[int, int], list[Image.Image]] = {size: [] for size in sizes}
+    durations: list[int] = []
+    try:
+        for frame in ImageSequence.Iterator(image):
+            delay = int(frame.info.get("duration") or 0)
+            # Chromium and Firefox play a GIF delay of 0 or 10 ms as 100 ms; WebP and AVIF players don't.
+            durations.append(100 if source_format == "GIF" and delay <= 10 else delay)
+            current = frame.convert("RGBA")
+            for size in sizes:
+                current = _resized(current, size)
+                frames[size].append(current)
+    except (OSError, SyntaxError, EOFError) as e:
+        raise ValueError(f"cannot decode {source_format} animation: {e}") from e
+    loop = int(image.info.get("loop", 0))
+    rendered = tuple(
+        RenderedVariant(spec, *size, _encode(frames[size], spec.format, None, settings, tuple(durations), loop))
+        for spec in specs
+        for size in sizes
+        if size[0] == spec.width
+    )
+    return SourceInfo(width, height, source_format, "gif", True, str(imagehash.phash(frames[sizes[-1]][0]))), rendered
