@@ -263,19 +263,19 @@ def _unique(spans: Iterable[_Span]) -> list[_Span]:
 
 def _located(text: str, spans: list[_Span]) -> tuple[RawRef, ...]:
     """Turn character offsets into byte offsets, lines and columns."""
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     bom = 1 if text.startswith("\ufeff") else 0
     refs = []
     byte_position = char_position = 0
+    line = 1
     ascii_text = text.isascii()
-    for span in spans:  # sorted by start, so the byte count grows as we go
+    for span in spans:  # sorted by start, so byte and line counts grow as we go
         if not ascii_text:
             byte_position += len(text[char_position : span.start].encode("utf-8", "surrogateescape"))
-            char_position = span.start
+        line += text.count("\n", char_position, span.start)
+        char_position = span.start
         start = span.start if ascii_text else byte_position
         end = start + len(text[span.start : span.end].encode("utf-8", "surrogateescape"))
-        line = bisect_right(line_starts, span.start)
-        column = span.start - line_starts[line - 1] + 1 - (bom if line == 1 else 0)
+        column = span.start - (text.rfind("\n", 0, span.start) + 1) + 1 - (bom if line == 1 else 0)
         refs.append(RawRef(span.kind, span.url, start, end, line, column, span.raw_html, span.rendered))
     return tuple(refs)
 
