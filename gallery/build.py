@@ -43,6 +43,7 @@ class BuildSummary:
     variants_written: int
     source_bytes: int
     variant_bytes: int  # of the variants of every source, written now or before
+    largest_bytes: int  # what a wide screen downloads: per source, the smallest file at its largest width
     removed: int  # stale variant files deleted
     seconds: float
     failures: tuple[str, ...]
@@ -174,10 +175,18 @@ def build_variants(
         variants_written=written,
         source_bytes=sum(s.bytes for s in sources),
         variant_bytes=sum(v.bytes for s in sources if (e := entries.get(str(s.path))) for v in e.variants),
+        largest_bytes=sum(_largest(e) for s in sources if (e := entries.get(str(s.path)))),
         removed=removed,
         seconds=time.perf_counter() - started,
         failures=tuple(failures),
     )
+
+
+def _largest(entry: SourceEntry) -> int:
+    if not entry.variants:
+        return entry.bytes  # served as it is (SVG, passthrough animation)
+    widest = max(v.width for v in entry.variants)
+    return min(v.bytes for v in entry.variants if v.width == widest)
 
 
 def _entry(

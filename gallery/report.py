@@ -165,6 +165,7 @@ def summary_text(summary: BuildSummary) -> str:
     """The closing line of the variants step."""
     return (
         f"{summary.images} images: rendered {summary.rendered}, wrote {summary.variants_written} variants,"
-        f" removed {summary.removed} stale; sources {summary.source_bytes / 1e6:,.1f} MB,"
-        f" variants {summary.variant_bytes / 1e6:,.1f} MB; {summary.seconds:.1f} s"
+        f" removed {summary.removed} stale; {summary.source_bytes / 1e6:,.1f} MB of sources served as"
+        f" {summary.largest_bytes / 1e6:,.1f} MB at the largest width ({summary.variant_bytes / 1e6:,.1f} MB"
+        f" of variants on disk); {summary.seconds:.1f} s"
     )
