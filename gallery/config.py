@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 from .names import NameRules
 from .variants import VariantSettings
 
@@ -68,7 +68,7 @@ class Config:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery]") -> Config:
         """Build a Config from the `[gallery]` table; unknown keys or bad types are a ConfigError."""
-        _reject_unknown(table, {f.name for f in fields(cls)}, where)
+        reject_unknown_keys(table, {f.name for f in fields(cls)}, where)
         config = cls()
         changes: dict[str, Any] = {}
         if "frontmatter_keys" in table:
@@ -95,17 +95,6 @@ class Config:
         return replace(config, **changes)
 
 
-def _reject_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table")
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(known))})"
-        )
-
-
 def _strings(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = table[key]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -129,7 +118,7 @@ def _shortcodes(value: Any, where: str) -> tuple[tuple[str, tuple[str | int, ...
 
 
 def _check(value: Any, where: str) -> CheckConfig:
-    _reject_unknown(value, {"ignore", *RULES}, where)
+    reject_unknown_keys(value, {"ignore", *RULES}, where)
     severity = dict(CheckConfig().severity)
     for rule in RULES:
         if rule in value:

@@ -12,7 +12,7 @@ from typing import Any
 
 from anyascii import anyascii
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 JPEG_SPELLINGS = (".jpg", ".jpeg")
 TIFF_SPELLINGS = (".tif", ".tiff")
@@ -35,15 +35,7 @@ class NameRules:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery.names]") -> NameRules:
         """Build NameRules from the `[gallery.names]` table; unknown keys or bad values are a ConfigError."""
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{where} must be a table, got {table!r}")
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(table) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                f" (known: {', '.join(known)})"
-            )
+        reject_unknown_keys(table, (f.name for f in fields(cls)), where)
         changes: dict[str, Any] = {}
         for key in ("lowercase", "underscores", "folders"):
             if key in table:

@@ -18,7 +18,7 @@ from typing import Any
 import imagehash
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageSequence, features
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 FORMATS = ("avif", "webp", "fallback")
 # What render_variants decodes (JPEG's opener also returns MPO); EPS (Ghostscript) and the rest are never tried.
@@ -63,15 +63,7 @@ class VariantSettings:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery.variants]") -> VariantSettings:
         """Build VariantSettings from the `[gallery.variants]` table; unknown keys or bad values are a ConfigError."""
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{where} must be a table, got {table!r}")
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(table) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                f" (known: {', '.join(known)})"
-            )
+        reject_unknown_keys(table, (f.name for f in fields(cls)), where)
         return cls(**{key: _checked(key, value, where) for key, value in table.items()})
 
     def key(self) -> str:

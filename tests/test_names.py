@@ -199,7 +199,7 @@ def test_from_table_names_unknown_keys_and_lists_known_ones() -> None:
         NameRules.from_table({"lower_case": True, "maxlength": 3}, "[gallery.names]")
     message = str(e.value)
     assert "[gallery.names]: unknown keys lower_case, maxlength" in message
-    assert "known: lowercase, underscores, jpeg_extension, tiff_extension, max_length, folders" in message
+    assert "known: folders, jpeg_extension, lowercase, max_length, tiff_extension, underscores" in message
 
 
 @pytest.mark.parametrize(
