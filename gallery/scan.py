@@ -26,6 +26,7 @@ TAG = re.compile(r"""<(img|source|a)(?=[\s/>])((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")  # as html.unescape finds them
 HTML_COMMENT = re.compile(r"<!--[\s\S]*?(?:-->|$)")
+RAW_TEXT_START = re.compile(r"<(?:script|style|textarea)\b", re.IGNORECASE)
 RAW_TEXT_ELEMENT = re.compile(r"<(script|style|textarea)\b[\s\S]*?(?:</\1\s*>|$)", re.IGNORECASE)
 # `{{< name params >}}` or `{{% ... %}}`. Possessive, and never across another `{{`, so an
 # unclosed one costs only the text up to the next: the scan stays linear.
@@ -104,6 +105,8 @@ def _scan_markdown(text: str, body: int, config: Config, spans: list[_Span]) -> 
     for region in blocks.html:
         quiet += _html_block_spans(region, spans, config)
         # Markdown inside an HTML block is printed as text: Hugo shows `![](x)` literally.
+        if "[" not in region.text:
+            continue  # no image syntax at all
         finds, _, _ = scan_inline(_blank_comments(region.text), definitions)
         for find in finds:
             if find.is_image and (dest := find.dest) is not None:
@@ -118,7 +121,8 @@ def _html_block_spans(region: Region, spans: list[_Span], config: Config) -> Ite
     for comment in HTML_COMMENT.finditer(text):
         yield region.source_offset(comment.start()), region.source_offset(max(comment.end() - 1, comment.start())) + 1
     visible = _blank_comments(text)
-    visible = RAW_TEXT_ELEMENT.sub(lambda m: " " * len(m.group(0)), visible)
+    if RAW_TEXT_START.search(visible):
+        visible = RAW_TEXT_ELEMENT.sub(lambda m: " " * len(m.group(0)), visible)
     position = 0
     while (start := TAG_START.search(visible, position)) is not None:
         tag = TAG.match(visible, start.start())
@@ -136,6 +140,8 @@ def _in_shortcode(text: str, tag_start: int) -> bool:
 
 def _blank_comments(text: str) -> str:
     """The text with HTML comments replaced by spaces of the same length."""
+    if "<!--" not in text:
+        return text
     return HTML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
