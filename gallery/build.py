@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .downscale import downscaled_source, is_oversized, upright_size
 from .fs import read_site_bytes, write_atomic
 from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
 from .model import ImageFile
@@ -232,3 +233,46 @@ def _remove_stale(root: Path, output: Output, entries: dict[str, SourceEntry], k
         if directory != str(folder) and not os.listdir(directory):
             os.rmdir(directory)
     return removed
+
+
+@dataclass(frozen=True, slots=True)
+class Downscaled:
+    """A source rewritten in place: its upright size and bytes before and after."""
+
+    path: PurePosixPath
+    before: tuple[int, int, int]  # width, height, bytes
+    after: tuple[int, int, int]
+
+
+def count_oversized(
+    root: Path, sources: Iterable[ImageFile], max_width: int, max_bytes: int, settings: VariantSettings
+) -> int:
+    """How many sources exceed `max_width` or `max_bytes` (headers only; unreadable ones are not counted)."""
+    count = 0
+    for source in sources:
+        try:
+            count += is_oversized(read_site_bytes(root, source.path), max_width, max_bytes, settings)
+        except (OSError, ValueError):
+            continue  # the variants step (or --downscale-sources) reports it
+    return count
+
+
+def downscale_sources(
+    root: Path, sources: Iterable[ImageFile], max_width: int, max_bytes: int, settings: VariantSettings
+) -> tuple[tuple[Downscaled, ...], tuple[str, ...]]:
+    """Rewrite each oversized source in place, atomically, under the same name; (done, failures)."""
+    done: list[Downscaled] = []
+    failures: list[str] = []
+    for source in sources:
+        try:
+            data = read_site_bytes(root, source.path)
+            smaller = downscaled_source(data, max_width, max_bytes, settings)
+            if smaller is None:
+                continue
+            before, after = upright_size(data, settings), upright_size(smaller, settings)
+            assert before is not None and after is not None  # downscaled_source rewrites only such formats
+            write_atomic(root / source.path, smaller)
+            done.append(Downscaled(source.path, (*before, len(data)), (*after, len(smaller))))
+        except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
+            failures.append(f"{source.path}: not downscaled: {type(e).__name__}: {getattr(e, 'strerror', None) or e}")
+    return tuple(done), tuple(failures)

@@ -17,17 +17,19 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from .apply import apply_plan, recover
-from .build import Output, build_variants, plan_builds, read_manifest
+from .build import Output, build_variants, count_oversized, downscale_sources, plan_builds, read_manifest
 from .check import find_findings
 from .config import RULES, Config, Severity
 from .errors import ConfigError, GalleryError
 from .fixrefs import plan_fix_refs
 from .fs import read_site_bytes
 from .journal import journal_path, site_lock
-from .model import Plan, Report, ScanResult
+from .model import ImageFile, Plan, Report, ScanResult
 from .optimize import is_under, plan_optimize
 from .plan import read_image_metadata, scan_site
-from .report import FINDINGS_FORMATS, plan_text, report_text, scan_json, scan_text, summary_text
+from .report import (
+    FINDINGS_FORMATS, downscaled_text, plan_text, report_text, scan_json, scan_text, summary_text,
+)  # fmt: skip
 from .site import Site, find_site_root, read_site
 
 EXIT_FINDINGS = 1
@@ -200,13 +202,37 @@ def _output(site: Site, config: Config) -> Output:
     raise ConfigError(f"[gallery] output_dir = {config.output_dir!r} must be inside a static dir, so Hugo publishes it")
 
 
-def _variants_step(jobs: int, output_format: str) -> Then:
-    """The variants step of `optimize`, run after names and metadata are done."""
+def _downscale(site: Site, config: Config, sources: list[ImageFile], downscale: bool, dry_run: bool) -> int:
+    """Rewrite oversized sources (with `--downscale-sources`), or say how many there are; the exit status."""
+    limits = (config.max_source_width, config.max_source_bytes, config.variants)
+    if not downscale or dry_run:
+        count = count_oversized(site.root, sources, *limits)
+        what = f"{count} of {len(sources)} images over max_source_width = {limits[0]} or max_source_bytes = {limits[1]}"
+        if dry_run:
+            click.echo(f"would downscale {what}" if downscale else f"{what} (--downscale-sources rewrites them)")
+        elif count:
+            click.echo(f"note: {what}; `gallery optimize --downscale-sources` rewrites them in place", err=True)
+        return 0
+    done, failures = downscale_sources(site.root, sources, *limits)
+    for item in done:
+        click.echo(downscaled_text(item))
+    click.echo(f"downscaled {len(done)} of {len(sources)} images")
+    for failure in failures:
+        click.echo(f"error: {failure}", err=True)
+    return EXIT_FILES_FAILED if failures else 0
+
+
+def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
+    """The variants step of `optimize`, run after names and metadata are done (and oversized sources)."""
 
     def step(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> int:
         output = _output(site, config)
         result = scan_site(site, config)
         sources = [image for image in result.images if is_under(image.path, target)]
+        downscaled = _downscale(site, config, sources, downscale, dry_run)
+        if downscale and not dry_run:  # sizes changed
+            result = scan_site(site, config)
+            sources = [image for image in result.images if is_under(image.path, target)]
         if dry_run:
             todo, _ = plan_builds(site.root, sources, read_manifest(site.root, output), config.variants)
             click.echo(f"would render variants of {len(todo)} of {len(sources)} images into {output.folder}")
@@ -224,7 +250,7 @@ def _variants_step(jobs: int, output_format: str) -> Then:
             click.echo(summary_text(summary))
         for failure in summary.failures:
             click.echo(f"error: {failure}", err=True)
-        return EXIT_FILES_FAILED if summary.failures else 0
+        return max(downscaled, EXIT_FILES_FAILED if summary.failures else 0)
 
     return step
 
@@ -241,7 +267,9 @@ dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what 
               help="Processes rendering variants.")  # fmt: skip
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Closing summary as text or JSON.")  # fmt: skip
-def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str) -> None:
+@click.option("--downscale-sources", "downscale", is_flag=True,
+              help="Rewrite sources over max_source_width/max_source_bytes in place (same name, no metadata).")  # fmt: skip
+def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, downscale: bool) -> None:
     """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
 
     Names follow [gallery.names], with every reference updated; EXIF (GPS, camera, serial),
@@ -251,12 +279,15 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str) -> 
     is skipped without decoding. A killed run is completed by the next one; no reference
     stops resolving meanwhile.
 
+    With --downscale-sources, images wider than max_source_width (or bigger than
+    max_source_bytes) are first rewritten in place, same name, upright, without metadata.
+
     \b
     Example:
         gallery optimize static/images --dry-run
         gallery optimize static/images --jobs 2
     """
-    _change_site(folder, dry_run, "optimize", plan_optimize, _variants_step(jobs, output_format))
+    _change_site(folder, dry_run, "optimize", plan_optimize, _variants_step(jobs, output_format, downscale))
 
 
 @cli.command("fix-refs")

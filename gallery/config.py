@@ -62,6 +62,12 @@ class Config:
     keep_exif_tags: tuple[str, ...] = ()  # EXIF tags kept when metadata is stripped (e.g. Copyright)
     output_dir: str = "static/_gallery"  # where variants go: inside a static dir, never read as sources
     manifest: str = "data/gallery.json"  # Hugo reads it as site.Data.gallery
+    # Sources wider than this are oversized (`optimize --downscale-sources`): 2560 px covers a 1280 px
+    # layout at 2x, and no default variant is wider than 1600 px.
+    max_source_width: int = 2560
+    # A 2560 px photo at JPEG quality 80 is typically 0.4-1.0 MB, so a source above 1.5 MB is almost
+    # always poorly compressed (camera JPEG at q95+, a photo saved as PNG) rather than merely detailed.
+    max_source_bytes: int = 1_500_000
     variants: VariantSettings = field(default_factory=VariantSettings)
     check: CheckConfig = field(default_factory=CheckConfig)
 
@@ -88,6 +94,13 @@ class Config:
                 if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
                     raise ConfigError(f"{where} {key} must be a folder path relative to the site root, got {value!r}")
                 changes[key] = value.strip("/")
+        for key in ("max_source_width", "max_source_bytes"):
+            if key in table:
+                value = table[key]
+                # bool is an int in Python, but `max_source_width = true` is a mistake
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    raise ConfigError(f"{where} {key} must be a whole number above 0, got {value!r}")
+                changes[key] = value
         if "variants" in table:
             changes["variants"] = VariantSettings.from_table(table["variants"], f"{where[:-1]}.variants]")
         if "check" in table:

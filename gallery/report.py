@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from .build import BuildSummary
+from .build import BuildSummary, Downscaled
 from .check import problem_message
 from .edit import apply_edits
 from .model import Finding, ImageRef, Plan, Report, ScanResult, Status
@@ -169,3 +169,9 @@ def summary_text(summary: BuildSummary) -> str:
         f" {summary.largest_bytes / 1e6:,.1f} MB at the largest width ({summary.variant_bytes / 1e6:,.1f} MB"
         f" of variants on disk); {summary.seconds:.1f} s"
     )
+
+
+def downscaled_text(item: Downscaled) -> str:
+    """One line per source rewritten by `optimize --downscale-sources`."""
+    (w0, h0, b0), (w1, h1, b1) = item.before, item.after
+    return f"downscaled {item.path}: {w0}x{h0} {b0 / 1e6:,.1f} MB -> {w1}x{h1} {b1 / 1e6:,.1f} MB"
