@@ -55,7 +55,7 @@ def page_text(number: int, images: int, rng: random.Random) -> str:
         lines += [rng.choice(PROSE) for _ in range(3)] + [""]
         if paragraph == 3:
             lines += ["```yaml", "image: ![not an image](/images/code.png)", "```", ""]
-    lines += [f"![Ảnh {i}]({url} \"Ảnh\")" for i, url in enumerate(pick[:2])] + [""]
+    lines += [f'![Ảnh {i}]({url} "Ảnh")' for i, url in enumerate(pick[:2])] + [""]
     lines += [f'{{{{< figure src="{pick[2]}" alt="Sân khấu" >}}}}', ""]
     lines += ["#### Ảnh sự kiện"]
     for url in pick[3:]:

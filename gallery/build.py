@@ -201,7 +201,14 @@ def _entry(
     for variant in variants:
         name = variant_name(job.source.path, name_digest, variant.spec.width, variant.spec.format)
         entries.append(
-            VariantEntry(variant.width, variant.height, variant.spec.format, len(variant.data), str(folder / name), f"{url}/{name}")
+            VariantEntry(
+                variant.width,
+                variant.height,
+                variant.spec.format,
+                len(variant.data),
+                str(folder / name),
+                f"{url}/{name}",
+            )
         )
     return SourceEntry(
         sha256=digest,

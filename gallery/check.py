@@ -26,7 +26,10 @@ def problem_message(ref: ImageRef) -> str:
     if ref.status == Status.MISSING:
         return f"image not found: {url}" + (f" ({ref.hint})" if ref.hint else "")
     if ref.status == Status.CASE_MISMATCH:
-        return f"{url} differs from the file name only in case or accents: works on macOS and Windows, 404 on Linux ({ref.hint})"
+        return (
+            f"{url} differs from the file name only in case or accents: works on macOS and Windows,"
+            f" 404 on Linux ({ref.hint})"
+        )
     if ref.status == Status.OUTSIDE_SITE:
         return f"{url} points outside the site" + (f" ({ref.hint})" if ref.hint else "")
     if ref.status == Status.NOT_RENDERED:
@@ -55,7 +58,9 @@ def _image_findings(
         clean = normalized_name(image.path.name, image.format, config.names)
         if clean != image.path.name:
             yield Finding(
-                "bad-filename", "", f"{image.path.name} should be {clean}: run `gallery optimize {image.path.parent}`",
+                "bad-filename",
+                "",
+                f"{image.path.name} should be {clean}: run `gallery optimize {image.path.parent}`",
                 file=image.path,
             )
         found = metadata.get(image.path)
@@ -63,14 +68,17 @@ def _image_findings(
             continue
         if found.has_gps:
             yield Finding(
-                "gps", "", f"publishes GPS coordinates in its metadata: run `gallery optimize {image.path.parent}`",
+                "gps",
+                "",
+                f"publishes GPS coordinates in its metadata: run `gallery optimize {image.path.parent}`",
                 file=image.path,
             )
         if found.removable_bytes:
             kinds = [k for k, present in (("EXIF", found.has_exif), ("XMP", found.has_xmp),
                      ("IPTC", found.has_iptc), ("comment", found.has_comment)) if present]  # fmt: skip
             yield Finding(
-                "metadata", "",
+                "metadata",
+                "",
                 f"carries {'/'.join(kinds) or 'metadata'} ({found.removable_bytes:,} bytes) that pages do not need",
                 file=image.path,
             )

@@ -6,16 +6,14 @@ import contextlib
 import dataclasses
 import json
 import os
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
 from . import __version__
-from collections.abc import Callable
-from pathlib import PurePosixPath
-
 from .apply import apply_plan, recover
 from .build import Output, build_variants, count_oversized, downscale_sources, plan_builds, read_manifest
 from .check import find_findings
@@ -28,7 +26,13 @@ from .model import ImageFile, Plan, Report, ScanResult
 from .optimize import is_under, plan_optimize
 from .plan import read_image_metadata, scan_site
 from .report import (
-    FINDINGS_FORMATS, downscaled_text, plan_text, report_text, scan_json, scan_text, summary_text,
+    FINDINGS_FORMATS,
+    downscaled_text,
+    plan_text,
+    report_text,
+    scan_json,
+    scan_text,
+    summary_text,
 )  # fmt: skip
 from .site import Site, find_site_root, read_site
 
@@ -104,9 +108,7 @@ def scan_cmd(path: Path, output: str, frontmatter_keys: tuple[str, ...]) -> None
 
 @cli.command("check")
 @path_argument
-@click.option(
-    "--format", "output", type=click.Choice(sorted(FINDINGS_FORMATS)), default="text", show_default=True
-)
+@click.option("--format", "output", type=click.Choice(sorted(FINDINGS_FORMATS)), default="text", show_default=True)
 @click.option("--ignore", multiple=True, help="Glob of pages or images to skip (adds to [gallery.check] ignore).")
 @click.option(
     "--severity",
@@ -255,7 +257,9 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
     return step
 
 
-dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what would change (with a diff); write nothing.")
+dry_run_option = click.option(
+    "-n", "--dry-run", is_flag=True, help="Print what would change (with a diff); write nothing."
+)
 
 
 @cli.command("optimize")
@@ -263,12 +267,27 @@ dry_run_option = click.option("-n", "--dry-run", is_flag=True, help="Print what 
     "folder", required=False, default="static/images", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @dry_run_option
-@click.option("--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
-              help="Processes rendering variants.")  # fmt: skip
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Closing summary as text or JSON.")  # fmt: skip
-@click.option("--downscale-sources", "downscale", is_flag=True,
-              help="Rewrite sources over max_source_width/max_source_bytes in place (same name, no metadata).")  # fmt: skip
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Processes rendering variants.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Closing summary as text or JSON.",
+)
+@click.option(
+    "--downscale-sources",
+    "downscale",
+    is_flag=True,
+    help="Rewrite sources over max_source_width/max_source_bytes in place (same name, no metadata).",
+)
 def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, downscale: bool) -> None:
     """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
 

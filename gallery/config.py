@@ -123,9 +123,7 @@ def _shortcodes(value: Any, where: str) -> tuple[tuple[str, tuple[str | int, ...
         if not isinstance(params, list) or not all(
             isinstance(p, str) or (isinstance(p, int) and p >= 0) for p in params
         ):
-            raise ConfigError(
-                f"{where}.{name} must list parameter names or positions (0, 1, ...), got {params!r}"
-            )
+            raise ConfigError(f"{where}.{name} must list parameter names or positions (0, 1, ...), got {params!r}")
         result.append((name, tuple(params)))
     return tuple(result)
 

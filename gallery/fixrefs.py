@@ -97,7 +97,7 @@ def _respelled(raw: str, url_path: str) -> str | None:
     # Only the trailing segments that name the same file or folder are paired: what comes before
     # them (dot segments of a relative URL, the baseURL path, scheme and host) is kept as written.
     paired = 0
-    for a, b in zip(reversed(written), reversed(real)):
+    for a, b in zip(reversed(written), reversed(real), strict=False):  # up to the shorter
         if not same_name(a, b):
             break
         paired += 1

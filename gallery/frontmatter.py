@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 
 DELIMITERS = {"---": "yaml", "+++": "toml"}
-_TOML_KEY = r"""(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'))*"""
-TOML_STATEMENT = re.compile(rf"^[ \t]*(?:\[\[?[ \t]*(?P<table>{_TOML_KEY})[ \t]*\]\]?|(?P<key>{_TOML_KEY})[ \t]*=[ \t]*)", re.MULTILINE)
+_TOML_KEY = r"""(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_\-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'))*"""  # noqa: E501
+TOML_STATEMENT = re.compile(
+    rf"^[ \t]*(?:\[\[?[ \t]*(?P<table>{_TOML_KEY})[ \t]*\]\]?|(?P<key>{_TOML_KEY})[ \t]*=[ \t]*)", re.MULTILINE
+)
 TOML_PAIR = re.compile(rf"(?P<key>{_TOML_KEY})[ \t]*=[ \t]*")
 TOML_STRING = re.compile(
     r'"""(?:[^"\\]++|\\[\s\S]|"(?!""))*+"{3,5}'  # multi-line basic, up to two quotes before the end

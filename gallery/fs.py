@@ -88,9 +88,7 @@ def iter_content_files(site: Site) -> Iterator[ContentFile | ScanWarning]:
             yield ContentFile(file.path, language, PurePosixPath(file.within + file.name))
 
 
-def iter_published_images(
-    site: Site, image_extensions: Iterable[str]
-) -> Iterator[PublishedFile | ScanWarning]:
+def iter_published_images(site: Site, image_extensions: Iterable[str]) -> Iterator[PublishedFile | ScanWarning]:
     """Every image in the static dirs, page bundles and assets/, with the URL Hugo publishes it at.
 
     Static files come in copy order (a later one wins the same URL, as in Hugo); bundle
@@ -316,7 +314,9 @@ def _walk_dir(
             if target in ancestors:
                 yield ScanWarning(folder / name, "symlink loop, not followed")
                 continue
-            yield from _walk_dir(root_real, folder / name, f"{within}{name}/", target, (*ancestors, target), skip_hidden)
+            yield from _walk_dir(
+                root_real, folder / name, f"{within}{name}/", target, (*ancestors, target), skip_hidden
+            )
         elif stat.S_ISREG(mode):
             yield _File(folder, within, name)
         else:
@@ -485,6 +485,7 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 16):
         chunks.append(chunk)
     return b"".join(chunks)
+
 
 def read_front_matter(root: Path, path: PurePosixPath) -> Mapping[str, Any]:
     """The page's front matter as a mapping; {} when it has none or it cannot be parsed."""

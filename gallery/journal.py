@@ -59,8 +59,7 @@ def site_lock(root: Path) -> Iterator[None]:
 def _busy(path: Path) -> SiteBusy:
     owner = _read_pid(path)
     return SiteBusy(
-        f"{path}: another gallery run{f' (pid {owner})' if owner else ''} is changing this site; "
-        "wait for it to finish"
+        f"{path}: another gallery run{f' (pid {owner})' if owner else ''} is changing this site; wait for it to finish"
     )
 
 

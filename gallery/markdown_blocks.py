@@ -19,7 +19,9 @@ PART_BREAK = re.compile(r"\n[ \t]*\r?\n(?=[^ \t\r\n])")  # a blank line, then a 
 INTERESTING = re.compile(r"[\[<>`~{]")
 BLOCK_START_CHARS = frozenset(">#`~<=-*_+0123456789")
 # Lines that may start a block or need indentation rules; all others are prose.
-NOT_PROSE = re.compile(r"[ \t><]|#{1,6}(?:[ \t]|$)|`{3}|~{3}|[-*+](?:[ \t]|$)|[-*_=][-*_= \t]*$|[0-9]{1,9}[.)](?:[ \t]|$)")
+NOT_PROSE = re.compile(
+    r"[ \t><]|#{1,6}(?:[ \t]|$)|`{3}|~{3}|[-*+](?:[ \t]|$)|[-*_=][-*_= \t]*$|[0-9]{1,9}[.)](?:[ \t]|$)"
+)
 INLINE_SYNTAX = re.compile(r"[\[<`]")  # no image, tag or code span without one of these
 PROSE_ITEM = re.compile(r"([-*+]|[0-9]{1,9}[.)]) {1,4}(?=[^ \t])")
 ATX = re.compile(r"(#{1,6})(?:[ \t]+|$)")
@@ -174,7 +176,13 @@ class _Parser:
         item = PROSE_ITEM.match(text)
         if item is None or NOT_PROSE.match(text, item.end()):
             return False
-        if item.group(1)[0].isdigit() and item.group(1)[:-1] != "1" and tip is not None and tip.kind == "para" and len(stack) == 1:
+        if (
+            item.group(1)[0].isdigit()
+            and item.group(1)[:-1] != "1"
+            and tip is not None
+            and tip.kind == "para"
+            and len(stack) == 1
+        ):
             return False  # such an item cannot interrupt a paragraph
         self.close_from(0, offset)
         stack.append(_Block("item", indent=item.end()))
@@ -229,7 +237,13 @@ class _Parser:
         if tip.kind == "fence":
             indent, pos, _ = line.indent()
             close = FENCE.match(line.text, pos)
-            if indent <= 3 and close and close.group(1)[0] == tip.fence[0] and len(close.group(1)) >= len(tip.fence) and not line.text[close.end() :].strip(" \t"):
+            if (
+                indent <= 3
+                and close
+                and close.group(1)[0] == tip.fence[0]
+                and len(close.group(1)) >= len(tip.fence)
+                and not line.text[close.end() :].strip(" \t")
+            ):
                 self.stack.pop()
                 self.quiet.append((tip.start, line.offset + len(line.text)))
             return True

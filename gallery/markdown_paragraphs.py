@@ -86,7 +86,9 @@ def _parse_definition(region: Region, start: int, memo: Memo, definitions: dict[
     label = normalize_label(text[start + 1 : label_end - 1])
     definitions.setdefault(
         label,
-        RefDefinition(dest.url, region.source_offset(dest.start), region.source_offset(dest.start) + dest.end - dest.start),
+        RefDefinition(
+            dest.url, region.source_offset(dest.start), region.source_offset(dest.start) + dest.end - dest.start
+        ),
     )
     return end_of_def
 

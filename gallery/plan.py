@@ -74,9 +74,7 @@ def scan_site(site: Site, config: Config) -> ScanResult:
     # A broken reference that names a file still shows the file is wanted: not an orphan.
     used = {ref.file for ref in refs if ref.file is not None}
     unused_names = {image.path.name for image in images if image.path not in used}
-    orphans = find_orphans(
-        (image.path for image in images), used, find_names_outside_content(site, unused_names)
-    )
+    orphans = find_orphans((image.path for image in images), used, find_names_outside_content(site, unused_names))
     return ScanResult(tuple(context for context, _ in pages), refs, tuple(images), orphans, tuple(warnings))
 
 

@@ -130,14 +130,14 @@ FINDINGS_FORMATS = {"text": findings_text, "json": findings_json, "github": find
 def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> str:
     """What a plan would do, one line per change, and with `diff` a unified diff of each page."""
     lines = [f"rename {r.old} -> {r.new}" for r in plan.renames]
-    lines += [
-        f"strip metadata from {s.path} ({s.saves:,} bytes{', GPS' if s.gps else ''})" for s in plan.strips
-    ]
+    lines += [f"strip metadata from {s.path} ({s.saves:,} bytes{', GPS' if s.gps else ''})" for s in plan.strips]
     for page in plan.pages:
         before = pages[page.page]
         for e in page.edits:
             line = before.count(b"\n", 0, e.start) + 1
-            lines.append(f"{page.page}:{line}: {e.old.decode('utf-8', 'replace')} -> {e.new.decode('utf-8', 'replace')}")
+            lines.append(
+                f"{page.page}:{line}: {e.old.decode('utf-8', 'replace')} -> {e.new.decode('utf-8', 'replace')}"
+            )
         if diff:
             after = apply_edits(before, page.edits)
             lines += difflib.unified_diff(

@@ -259,9 +259,7 @@ def resolve_ref(site: Site, index: PublishedIndex, page: PageContext, raw: RawRe
     return ImageRef(page.path, raw, status, file, hint, candidates)
 
 
-def published_asset(
-    site: Site, index: PublishedIndex, page: PageContext, raw: RawRef
-) -> PurePosixPath | None:
+def published_asset(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -> PurePosixPath | None:
     """The assets/ file a render hook or shortcode publishes for this reference, if any.
 
     Hugo publishes an assets/ file once anything uses it, so other references to its URL work
@@ -520,7 +518,7 @@ def _collapse_repeats(segments: list[str]) -> list[str]:
 
 def _shared_tail(a: str, b: str) -> int:
     n = 0
-    for x, y in zip(reversed(a.split("/")), reversed(b.split("/"))):
+    for x, y in zip(reversed(a.split("/")), reversed(b.split("/")), strict=False):  # up to the shorter
         if x != y:
             break
         n += 1

@@ -24,7 +24,9 @@ TAG_START = re.compile(r"<(?:img|source|a)(?=[\s/>])", re.IGNORECASE)
 # As a browser reads a tag: a quote opens a value only after `=`, and one left open runs to the end.
 TAG = re.compile(r"""<(img|source|a)(?=[\s/>])((?:[^>=]++|=\s*+(?:"[^"]*+"|'[^']*+'|(?!["'])))*+)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")  # as html.unescape finds them
+CHARACTER_REFERENCE = re.compile(
+    r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)"
+)  # as html.unescape finds them
 HTML_COMMENT = re.compile(r"<!--[\s\S]*?(?:-->|$)")
 RAW_TEXT_START = re.compile(r"<(?:script|style|textarea)\b", re.IGNORECASE)
 RAW_TEXT_ELEMENT = re.compile(r"<(script|style|textarea)\b[\s\S]*?(?:</\1\s*>|$)", re.IGNORECASE)
@@ -64,7 +66,10 @@ def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
     spans: list[_Span] = []
     body = front.body_start if front else int(text.startswith("\ufeff"))  # Hugo drops a BOM
     if front:
-        spans += (_Span(RefKind.FRONTMATTER, url, s, e) for url, s, e in find_front_matter_urls(text, front, config.frontmatter_keys, problems))
+        spans += (
+            _Span(RefKind.FRONTMATTER, url, s, e)
+            for url, s, e in find_front_matter_urls(text, front, config.frontmatter_keys, problems)
+        )
     if markdown:
         quiet = _scan_markdown(text, body, config, spans)
     else:
@@ -129,7 +134,9 @@ def _html_block_spans(region: Region, spans: list[_Span], config: Config) -> Ite
         if tag is None:
             return  # a tag left open runs to the end of the text, in a browser too: no more tags
         if not _in_shortcode(visible, tag.start()):
-            spans += _tag_spans(text[tag.start() : tag.end()], region.source_offset(tag.start()), config, region.rendered)
+            spans += _tag_spans(
+                text[tag.start() : tag.end()], region.source_offset(tag.start()), config, region.rendered
+            )
         position = tag.end()
 
 
@@ -160,8 +167,12 @@ def _tag_spans(tag: str, origin: int, config: Config, rendered: bool) -> Iterato
         value = attribute.group(group)
         if attr == "srcset" and name in ("img", "source"):
             for a, b in _srcset_candidates(value):
-                yield _Span(RefKind.SRCSET, _attribute_value(value[a:b]), value_start + a, value_start + b, True, rendered)
-        elif (name, attr) == ("img", "src") or ((name, attr) == ("a", "href") and _is_image_url(_attribute_value(value), config)):
+                yield _Span(
+                    RefKind.SRCSET, _attribute_value(value[a:b]), value_start + a, value_start + b, True, rendered
+                )
+        elif (name, attr) == ("img", "src") or (
+            (name, attr) == ("a", "href") and _is_image_url(_attribute_value(value), config)
+        ):
             kind = RefKind.HTML if name == "img" else RefKind.LINK
             lead = len(value) - len(value.lstrip())
             url = value.strip()
@@ -225,14 +236,16 @@ def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int
             continue
         params = wanted[match.group("name")]
         position = 0
-        for param in SHORTCODE_PARAM.finditer(text, match.start("params"), match.start("params") + _params_end(match.group("params"))):
+        for param in SHORTCODE_PARAM.finditer(
+            text, match.start("params"), match.start("params") + _params_end(match.group("params"))
+        ):
             key = param.group(1)
             selected = key in params if key else position in params
             position += 0 if key else 1
             if not selected:
                 continue
             raw, start = param.group(2), param.start(2)
-            if raw[0] in "\"`":
+            if raw[0] in '"`':
                 raw, start = raw[1:-1], start + 1
                 url = re.sub(r"\\(.)", r"\1", raw) if text[start - 1] == '"' else raw
             else:

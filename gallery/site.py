@@ -20,9 +20,7 @@ import yaml
 from .errors import ConfigError
 
 # Hugo reads the first of these that exists, hugo.* before config.* (checked with `hugo config`).
-CONFIG_NAMES = tuple(
-    f"{stem}.{ext}" for stem in ("hugo", "config") for ext in ("toml", "yaml", "yml", "json")
-)
+CONFIG_NAMES = tuple(f"{stem}.{ext}" for stem in ("hugo", "config") for ext in ("toml", "yaml", "yml", "json"))
 CONFIG_DIR = PurePosixPath("config")
 # `hugo` builds in the production environment: config/production/ overrides config/_default/.
 ENVIRONMENT = "production"
@@ -87,8 +85,7 @@ def find_site_root(path: Path) -> Path:
         if (candidate / CONFIG_DIR / "_default").is_dir():
             return candidate
     raise ConfigError(
-        f"{path}: no Hugo site here or above it "
-        f"(looked for {', '.join(CONFIG_NAMES)} or config/_default/)"
+        f"{path}: no Hugo site here or above it (looked for {', '.join(CONFIG_NAMES)} or config/_default/)"
     )
 
 
@@ -119,9 +116,7 @@ def read_site(root: Path, environment: str = ENVIRONMENT) -> tuple[Site, dict]:
     return site_from_config(root, merged, tuple(files)), gallery
 
 
-def site_from_config(
-    root: Path, config: Mapping[str, Any], config_files: tuple[PurePosixPath, ...] = ()
-) -> Site:
+def site_from_config(root: Path, config: Mapping[str, Any], config_files: tuple[PurePosixPath, ...] = ()) -> Site:
     """Build a Site from a merged Hugo config; keys are matched case-insensitively, as Hugo does."""
     cfg = _lower_keys(config)
     base_url = _string(cfg, "baseurl", "")
@@ -158,7 +153,7 @@ def site_from_config(
                 own_content_dir=own,
             )
         )
-    languages.sort(key=lambda l: (l.code != default_code, *_language_order(l.code, {"weight": l.weight})))
+    languages.sort(key=lambda lang: (lang.code != default_code, *_language_order(lang.code, {"weight": lang.weight})))
     multihost = any("baseurl" in t for t in codes.values())
     markup = _table(cfg, "markup")
     goldmark = _table(markup, "goldmark")
