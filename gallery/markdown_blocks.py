@@ -158,7 +158,7 @@ class _Parser:
         stack = self.stack
         tip = stack[-1] if stack else None
         if tip is not None and tip.kind in ("fence", "html") and len(stack) == 1:
-            return False  # the line may belong to the open block
+            return self.feed_top_level_leaf(tip, text, offset)
         if not NOT_PROSE.match(text):
             if not text:
                 # A blank line continues list items and closes a paragraph.
@@ -187,6 +187,23 @@ class _Parser:
         self.close_from(0, offset)
         stack.append(_Block("item", indent=item.end()))
         stack.append(_Block("para", lines=[(offset + item.end(), text[item.end() :])]))
+        return True
+
+    def feed_top_level_leaf(self, tip: _Block, text: str, offset: int) -> bool:
+        """Fast path for a line of an open top-level code or HTML block (as continue_leaf does)."""
+        if tip.kind == "fence":
+            return tip.fence[0] not in text  # a content line: no closing fence can be in it
+        if tip.html_end is None:
+            if not text.strip(" \t"):
+                self.stack.pop()
+                self.finish(tip, offset)  # a blank line ends it and does nothing else here
+            else:
+                tip.lines.append((offset, text))
+            return True
+        tip.lines.append((offset, text))
+        if tip.html_end.search(text):
+            self.stack.pop()
+            self.finish(tip, offset + len(text))
         return True
 
     def feed(self, line: _Line) -> None:
