@@ -547,6 +547,24 @@ def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
     return found
 
 
+def find_folders_outside_content(site: Site, names: Iterable[str]) -> set[str]:
+    """Which folder NAMES appear as a path segment (`/name/`) in layouts, data, config, CSS or JS."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted[name] = name
+        wanted.setdefault(quote(name), name)
+    if not wanted:
+        return set()
+    segment = re.compile("/(" + "|".join(map(re.escape, sorted(wanted, key=len, reverse=True))) + ")/")
+    found: set[str] = set()
+    reader = SiteReader(site.root)
+    for path in _files_outside_content(site):
+        text, _ = reader.read_text(path)
+        if text:
+            found.update(wanted[m.group(1)] for m in segment.finditer(text))
+    return found
+
+
 def _is_name_char(c: str) -> bool:
     return c.isalnum() or c in "-_."
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from .config import Config
 from .edit import apply_edits, retarget_url
-from .fs import find_names_outside_content, read_site_bytes
+from .fs import find_folders_outside_content, find_names_outside_content, read_site_bytes
 from .metadata import Metadata, read_metadata
 from .model import Edit, Finding, ImageRef, PageEdit, Plan, Rename, ScanResult, StripMetadata
 from .names import NameInput, plan_renames
@@ -47,6 +47,7 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         Finding("bad-filename", "warning", f"not renamed: {reason}", file=path) for path, reason in wanted.skipped
     ]
     names_elsewhere = find_names_outside_content(site, {old.name for old, _ in wanted.renames})
+    folders_elsewhere = find_folders_outside_content(site, {f for old, new in wanted.renames for f in _moved(old, new)})
     unread_uses = _unread_uses(read, scan, wanted.renames)
     refs_by_file: dict[PurePosixPath, list[ImageRef]] = defaultdict(list)
     for ref in scan.refs:
@@ -56,6 +57,17 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     renames: list[Rename] = []
     edits: dict[PurePosixPath, list[Edit]] = defaultdict(list)
     for old, new in wanted.renames:
+        if folders_elsewhere & set(_moved(old, new)):
+            problems.append(
+                Finding(
+                    "bad-filename",
+                    "warning",
+                    f"not moved to {new.parent}: a layout, data, config or CSS file names its folder,"
+                    " which gallery does not rewrite; rename it there and here by hand",
+                    file=old,
+                )
+            )
+            continue
         if old.name in names_elsewhere:
             problems.append(
                 Finding(
@@ -172,6 +184,11 @@ def _outside(data: bytes, spans: Iterable[tuple[int, int]]) -> bytes:
     for start, end in spans:
         page[start:end] = b" " * (end - start)
     return bytes(page)
+
+
+def _moved(old: PurePosixPath, new: PurePosixPath) -> tuple[str, ...]:
+    """The folder names a rename changes."""
+    return tuple(a for a, b in zip(old.parts[:-1], new.parts[:-1], strict=True) if a != b)
 
 
 def _content_dirs(site: Site) -> set[PurePosixPath]:

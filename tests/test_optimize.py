@@ -446,11 +446,6 @@ def test_files_a_page_uses_where_gallery_reads_no_reference_are_not_renamed(tmp_
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fs.find_names_outside_content matches only names with an extension, so a layout that names a folder"
-    " (/images/Trip Photos/) does not stop optimize from renaming that folder",
-)
 def test_folder_named_in_a_layout_is_not_renamed(tmp_path: Path) -> None:
     root = write_site(
         tmp_path / "site",
