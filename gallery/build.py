@@ -20,7 +20,7 @@ from .downscale import downscaled_source, is_oversized, upright_size
 from .fs import read_site_bytes, write_atomic
 from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
 from .model import ImageFile
-from .variants import RenderedVariant, SourceInfo, VariantSettings, render_variants
+from .variants import RenderedVariant, SourceInfo, VariantSettings, render_variants, variant_specs
 
 Progress = Callable[[PurePosixPath], None]
 Rendered = tuple[str, SourceInfo, tuple[RenderedVariant, ...]]  # source sha256, what it is, its variants
@@ -58,6 +58,16 @@ class _Job:
     source: ImageFile
     size: int
     mtime_ns: int
+
+
+def describe_variants(source: ImageFile, settings: VariantSettings) -> str:
+    """What a dry run says a source will get, from its header alone (before EXIF rotation)."""
+    if source.width is None or source.height is None:
+        return "its size is known once decoded"
+    specs = variant_specs(source.width, source.height, "fallback", settings)
+    widths = ", ".join(str(w) for w in sorted({spec.width for spec in specs}))
+    formats = ", ".join(dict.fromkeys(spec.format for spec in specs))
+    return f"{source.width}x{source.height}: {widths} px x {formats}"
 
 
 def read_manifest(root: Path, output: Output) -> dict[str, SourceEntry]:

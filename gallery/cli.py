@@ -15,7 +15,15 @@ from rich.progress import Progress
 
 from . import __version__
 from .apply import apply_plan, recover
-from .build import Output, build_variants, count_oversized, downscale_sources, plan_builds, read_manifest
+from .build import (
+    Output,
+    build_variants,
+    count_oversized,
+    describe_variants,
+    downscale_sources,
+    plan_builds,
+    read_manifest,
+)
 from .check import find_findings
 from .config import RULES, Config, Severity
 from .errors import ConfigError, GalleryError
@@ -237,6 +245,8 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
             sources = [image for image in result.images if is_under(image.path, target)]
         if dry_run:
             todo, _ = plan_builds(site.root, sources, read_manifest(site.root, output), config.variants)
+            for job in todo:
+                click.echo(f"would render {job.source.path} ({describe_variants(job.source, config.variants)})")
             click.echo(f"would render variants of {len(todo)} of {len(sources)} images into {output.folder}")
             return 0
         keep = {ref.file for ref in result.refs if ref.file is not None and output.folder in ref.file.parents}
