@@ -218,12 +218,13 @@ def documents_of(draw: st.DrawFn, depth: int) -> Part:
         # table row continues that paragraph (even lazily, after a quote or list) unless it
         # interrupts paragraphs: an indented line is another table row, not code. markdown-it-py
         # ends definitions and tables first and reads such a line as code or an HTML block;
-        # it also makes no table of lazy continuation lines.
-        # (Indented code after a list may be a paragraph in its last item.)
+        # it also makes no table, nor setext heading, of lazy continuation lines. So after a
+        # quote or list (or indented code, which may be a paragraph in the last list item) only
+        # paragraphs and other containers follow without a blank line.
         lazy = joiner == "\n" and (previous.kind in ("container", "indented") or (lazy and previous.kind == "paragraph"))
         if (last == "definition" and part.kind != "definition") or (
             last == "table" and (previous.kind, part.kind) != ("table", "paragraph")
-        ) or (lazy and part.kind == "table"):
+        ) or (lazy and part.kind not in ("paragraph", "container")):
             joiner, lazy = "\n\n", False
         if "|" in text.rsplit("\n", 1)[-1] and DELIMITER_ROW.match(part.text):
             joiner = "\n\n"  # markdown-it-py makes a table of `# a | b` over `-----`; Goldmark a heading
