@@ -228,6 +228,10 @@ def documents_of(draw: st.DrawFn, depth: int) -> Part:
             joiner, lazy = "\n\n", False
         if "|" in text.rsplit("\n", 1)[-1] and DELIMITER_ROW.match(part.text):
             joiner = "\n\n"  # markdown-it-py makes a table of `# a | b` over `-----`; Goldmark a heading
+        if part.text[0].isdigit() and not part.text.startswith(("1.", "1)")) and previous.kind != "container":
+            # `2)` cannot interrupt a paragraph, so it and its items' lines go on one: rows of a
+            # table in Goldmark, where markdown-it-py ends the table and starts a list.
+            joiner = "\n\n"
         text += joiner + part.text
         # A paragraph right after a table is more rows of it.
         last = "table" if (last, part.kind, joiner) == ("table", "paragraph", "\n") else part.last

@@ -170,6 +170,7 @@ GOLDMARK_CASES = [
     pytest.param("![a][b[c]]\n\n[a]: /a.png", [ref(REFERENCE, "/a.png", 3, 6)], id="label-with-bracket-falls-back"),
     pytest.param("[y]: /y.png\n\n[x]( foo ![y](<>)", [ref(MD, "", 3, 16)], id="failed-link-takes-no-later-label"),
     pytest.param("![][x]\n\n[x]:\n  *", [ref(REFERENCE, "*", 4, 3)], id="destination-like-a-list-item"),
+    pytest.param("| a |\n|---|\n2) <div>\n![](d.png)", [ref(MD, "d.png", 4, 5)], id="table-rows-not-a-list-from-2"),
     pytest.param("# a | b\n-----\n![](h.png) | ![](i.png)", [ref(MD, "h.png", 3, 5), ref(MD, "i.png", 3, 18)],
                  id="heading-over-dashes-is-no-table"),  # fmt: skip
 ]
