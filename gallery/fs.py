@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import itertools
 import json
 import os
 import re
@@ -588,6 +589,9 @@ def _files_outside_content(site: Site) -> Iterator[PurePosixPath]:
                 yield item.path
 
 
+# Originals that a command replaced (downscaled) or removed (merged duplicates): never published.
+ORIGINALS = PurePosixPath(".gallery/originals")
+
 # --- writing: the only functions that change files; apply.py and journal.py call them ---------
 
 
@@ -639,6 +643,28 @@ def link_or_copy(source: Path, target: Path) -> None:
         write_atomic(target, source.read_bytes())
         return
     fsync_folder(target.parent)
+
+
+def keep_original(root: Path, path: PurePosixPath) -> PurePosixPath:
+    """Give the site file `path` a second name in the originals store before it is replaced or removed.
+
+    The store, `.gallery/originals/` beside the journal, mirrors the site's folders and is never
+    published. A different earlier original of the same path is kept too: `name.1.ext`, `name.2.ext`.
+    Returns where the original now is, relative to the site root; idempotent for the same bytes.
+    """
+    source = root / path
+    data = source.read_bytes()
+    stored = ORIGINALS / path
+    for count in itertools.count(1):
+        target = root / stored
+        if not target.exists():
+            # A copy, not a link: a tool that edits the site's file in place must not change the original.
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data)
+            return stored
+        if target.read_bytes() == data:
+            return stored
+        stored = (ORIGINALS / path).with_name(f"{path.stem}.{count}{path.suffix}")
 
 
 def read_site_bytes(root: Path, path: PurePosixPath) -> bytes:

@@ -162,16 +162,36 @@ class StripMetadata:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateGroup:
+    """Images showing the same picture, and the copy worth keeping."""
+
+    keep: PurePosixPath  # relative to the site root (or to the folder `gallery dupes` was given)
+    duplicates: tuple[PurePosixPath, ...]
+    reason: str  # "identical" (same bytes) or "perceptual" (same picture, other bytes)
+    distance: int  # largest hash distance from `keep` to a duplicate; 0 when identical
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Remove a duplicate once every page that used it points at the copy kept."""
+
+    duplicate: PurePosixPath
+    keep: PurePosixPath
+    identical: bool  # otherwise the duplicate's bytes are moved to the originals store, not deleted
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything a command will change, decided before anything is written."""
 
     renames: tuple[Rename, ...] = ()
     strips: tuple[StripMetadata, ...] = ()
     pages: tuple[PageEdit, ...] = ()
+    merges: tuple[Merge, ...] = ()
     problems: tuple[Finding, ...] = ()  # what needs a person: reported, not changed
 
     def __bool__(self) -> bool:
-        return bool(self.renames or self.strips or self.pages)
+        return bool(self.renames or self.strips or self.pages or self.merges)
 
 
 @dataclass(frozen=True, slots=True)

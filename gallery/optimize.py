@@ -105,7 +105,7 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         found = metadata[image.path]
         if found.removable_bytes > 0:
             strips.append(StripMetadata(new_path.get(image.path, image.path), found.removable_bytes, found.has_gps))
-    return Plan(tuple(renames), tuple(strips), page_edits(read, edits), tuple(problems))
+    return Plan(tuple(renames), tuple(strips), page_edits(read, edits), problems=tuple(problems))
 
 
 # What comes right before a URL in markup gallery does not read: a path separator, a quote,
