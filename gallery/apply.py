@@ -3,8 +3,10 @@
 Order, chosen so that every reference resolves at every moment, even if the process is
 killed: the journal first; then each renamed image gets its new name as a second link
 (old and new names both work); metadata is stripped (atomic replace); pages are rewritten
-(atomic replace) to the new names; only then are the old names removed, and the journal
-last. A run that finds a journal completes it before doing anything else.
+(atomic replace) to the new names and to the kept copies of duplicates; only then are the
+old names and the duplicates removed (a duplicate that is not byte-identical to its kept
+copy goes to the originals store first), and the journal last. A run that finds a journal
+completes it before doing anything else.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .edit import StaleEdit, apply_edits
-from .fs import fsync_folder, link_or_copy, write_atomic
+from .fs import ORIGINALS, fsync_folder, keep_original, link_or_copy, write_atomic
 from .journal import clear_journal, read_journal, write_journal
 from .metadata import strip_metadata
-from .model import Edit, PageEdit, Plan, Rename, Report, StripMetadata
+from .model import Edit, Merge, PageEdit, Plan, Rename, Report, StripMetadata
 
 TEMPORARY_SUFFIX = ".gallery-tmp"
 
@@ -53,6 +55,8 @@ def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
     failures: list[str] = []
     linked = [rename for rename in plan.renames if _link(root, rename, keep_tags, failures)]
     missing = {rename.new for rename in plan.renames} - {rename.new for rename in linked}
+    # A page is pointed at a kept copy only while it exists; otherwise it keeps the duplicate, which stays.
+    missing |= {merge.keep for merge in plan.merges if not (root / merge.keep).exists()}
     # An image that could not get its new name still loses its metadata, under its old name.
     kept_name = {rename.new: rename.old for rename in plan.renames if rename.new in missing}
     stripped, saved = 0, 0
@@ -69,7 +73,8 @@ def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
             failures.append(f"{rename.old}: kept beside {rename.new}, since a page that uses it was not updated")
         else:
             _unlink_old(root, rename, failures)
-    return Report(len(linked), stripped, saved, written, tuple(failures))
+    merged = sum(_merge(root, merge, still_used, failures) for merge in plan.merges)
+    return Report(len(linked), stripped, saved, written, failures=tuple(failures), merged=merged)
 
 
 def _link(root: Path, rename: Rename, keep_tags: tuple[str, ...], failures: list[str]) -> bool:
@@ -164,6 +169,36 @@ def _unlink_old(root: Path, rename: Rename, failures: list[str]) -> None:
         failures.append(f"{rename.old}: old name not removed: {e.strerror}")
 
 
+def _merge(root: Path, merge: Merge, still_used: set[PurePosixPath], failures: list[str]) -> bool:
+    """Remove a duplicate its pages no longer use (and the folders that leaves empty); True once it is gone."""
+    duplicate, keep = root / merge.duplicate, root / merge.keep
+    if merge.keep in still_used:
+        failures.append(f"{merge.duplicate}: kept, since a page that uses it was not pointed at {merge.keep}")
+        return False
+    if not keep.exists():
+        failures.append(f"{merge.duplicate}: kept, since {merge.keep} is gone")
+        return False
+    try:
+        if os.path.lexists(duplicate):
+            # One file under two paths (a symbolic link): removing one would remove the copy kept.
+            if os.path.realpath(duplicate) == os.path.realpath(keep):
+                failures.append(f"{merge.duplicate}: kept, since it is the same file as {merge.keep}")
+                return False
+            if not merge.identical:
+                keep_original(root, merge.duplicate)
+            elif duplicate.read_bytes() != keep.read_bytes():
+                failures.append(f"{merge.duplicate}: kept, since its bytes no longer equal {merge.keep}'s")
+                return False
+            duplicate.unlink()
+            fsync_folder(duplicate.parent)
+        # Also when an interrupted run removed the duplicate but not yet its emptied folders.
+        _remove_empty_folders(root, duplicate.parent)
+    except OSError as e:
+        failures.append(f"{merge.duplicate}: not removed: {e.strerror}")
+        return False
+    return True
+
+
 def _case_temporary(old: Path) -> Path:
     return old.with_name(old.name + TEMPORARY_SUFFIX)
 
@@ -195,7 +230,7 @@ def _listed(root: Path, path: PurePosixPath) -> bool:
 
 
 def _remove_empty_folders(root: Path, folder: Path) -> None:
-    """Remove folders emptied by renames, up to (not including) the site root."""
+    """Remove folders emptied by renames and merges, up to (not including) the site root."""
     while folder != root and root in folder.parents:
         try:
             folder.rmdir()
@@ -211,6 +246,7 @@ def _remove_empty_folders(root: Path, folder: Path) -> None:
 def _remove_temporaries(root: Path, plan: Plan) -> None:
     """Temporary files a killed run may have left beside the files it was writing."""
     paths = [r.new for r in plan.renames] + [s.path for s in plan.strips] + [p.page for p in plan.pages]
+    paths += [ORIGINALS / m.duplicate for m in plan.merges if not m.identical]
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             (root / path).with_name(f".{path.name}{TEMPORARY_SUFFIX}").unlink()
@@ -240,6 +276,7 @@ def plan_to_json(plan: Plan, keep_tags: tuple[str, ...]) -> dict[str, Any]:
             }
             for p in plan.pages
         ],
+        "merges": [[str(m.duplicate), str(m.keep), m.identical] for m in plan.merges],
     }
 
 
@@ -261,5 +298,10 @@ def plan_from_json(document: Mapping[str, Any]) -> tuple[Plan, tuple[str, ...]]:
         renames=tuple(Rename(PurePosixPath(old), PurePosixPath(new)) for old, new in document["renames"]),
         strips=tuple(StripMetadata(PurePosixPath(path), saves, gps) for path, saves, gps in document["strips"]),
         pages=pages,
+        # Journals written before merges existed have none.
+        merges=tuple(
+            Merge(PurePosixPath(duplicate), PurePosixPath(keep), identical)
+            for duplicate, keep, identical in document.get("merges", ())
+        ),
     )
     return plan, tuple(document["keep_tags"])

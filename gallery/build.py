@@ -16,14 +16,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .downscale import downscaled_source, is_oversized, upright_size
-from .fs import read_site_bytes, write_atomic
+from .downscale import SizeLimits, downscaled_source, is_oversized, upright_size
+from .fs import keep_original, read_site_bytes, write_atomic
 from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
 from .model import ImageFile
+from .similar import fingerprint
 from .variants import RenderedVariant, SourceInfo, VariantSettings, render_variants, variant_specs
 
 Progress = Callable[[PurePosixPath], None]
-Rendered = tuple[str, SourceInfo, tuple[RenderedVariant, ...]]  # source sha256, what it is, its variants
+Rendered = tuple[str, SourceInfo, str, tuple[RenderedVariant, ...]]  # source sha256, what it is, fingerprint, variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,14 @@ def _render_file(root: str, path: str, settings: VariantSettings) -> Rendered:
     """Worker: read one source and render its variants (only bytes cross the process boundary)."""
     data = read_site_bytes(Path(root), PurePosixPath(path))
     info, variants = render_variants(data, settings)
-    return hashlib.sha256(data).hexdigest(), info, variants
+    return hashlib.sha256(data).hexdigest(), info, _fingerprint(data, info), variants
+
+
+def _fingerprint(data: bytes, info: SourceInfo) -> str:
+    """What duplicate detection needs, computed here where the source is read anyway ("" for SVG)."""
+    if info.format == "SVG":
+        return ""
+    return fingerprint(data).to_text()
 
 
 def _rendered(
@@ -153,8 +161,8 @@ def build_variants(
         try:
             if isinstance(result, Exception):
                 raise result
-            digest, info, variants = result
-            entry = _entry(job, digest, info, variants, output, key)
+            digest, info, found, variants = result
+            entry = _entry(job, digest, info, found, variants, output, key)
             for variant, rendered in zip(entry.variants, variants, strict=True):
                 path = root / variant.path
                 if not path.is_file():  # content-addressed: an existing file is already this one
@@ -201,7 +209,13 @@ def _largest(entry: SourceEntry) -> int:
 
 
 def _entry(
-    job: _Job, digest: str, info: SourceInfo, variants: tuple[RenderedVariant, ...], output: Output, key: str
+    job: _Job,
+    digest: str,
+    info: SourceInfo,
+    found: str,
+    variants: tuple[RenderedVariant, ...],
+    output: Output,
+    key: str,
 ) -> SourceEntry:
     url_dir = (job.source.url or "/" + str(job.source.path)).rsplit("/", 1)[0].strip("/")
     name_digest = hashlib.sha256(f"{digest} {key}".encode()).hexdigest()
@@ -229,7 +243,7 @@ def _entry(
         format=info.format,
         fallback=info.fallback,
         animated=info.animated,
-        phash=info.phash,
+        fingerprint=found,
         key=key,
         variants=tuple(entries),
     )
@@ -254,42 +268,43 @@ def _remove_stale(root: Path, output: Output, entries: dict[str, SourceEntry], k
 
 @dataclass(frozen=True, slots=True)
 class Downscaled:
-    """A source rewritten in place: its upright size and bytes before and after."""
+    """A source rewritten in place: its upright size and bytes before and after, and where the original went."""
 
     path: PurePosixPath
     before: tuple[int, int, int]  # width, height, bytes
     after: tuple[int, int, int]
+    original: PurePosixPath  # in the originals store, relative to the site root
 
 
-def count_oversized(
-    root: Path, sources: Iterable[ImageFile], max_width: int, max_bytes: int, settings: VariantSettings
-) -> int:
-    """How many sources exceed `max_width` or `max_bytes` (headers only; unreadable ones are not counted)."""
+def count_oversized(root: Path, sources: Iterable[ImageFile], limits: SizeLimits, settings: VariantSettings) -> int:
+    """How many rewritable sources are over `limits` (headers only; unreadable ones are not counted)."""
     count = 0
     for source in sources:
         try:
-            count += is_oversized(read_site_bytes(root, source.path), max_width, max_bytes, settings)
+            count += is_oversized(read_site_bytes(root, source.path), limits, settings)
         except (OSError, ValueError):
             continue  # the variants step (or --downscale-sources) reports it
     return count
 
 
 def downscale_sources(
-    root: Path, sources: Iterable[ImageFile], max_width: int, max_bytes: int, settings: VariantSettings
+    root: Path, sources: Iterable[ImageFile], limits: SizeLimits, settings: VariantSettings
 ) -> tuple[tuple[Downscaled, ...], tuple[str, ...]]:
-    """Rewrite each oversized source in place, atomically, under the same name; (done, failures)."""
+    """Rewrite each oversized source in place, atomically, under the same name, once its original
+    is in the originals store; (done, failures)."""
     done: list[Downscaled] = []
     failures: list[str] = []
     for source in sources:
         try:
             data = read_site_bytes(root, source.path)
-            smaller = downscaled_source(data, max_width, max_bytes, settings)
+            smaller = downscaled_source(data, limits, settings)
             if smaller is None:
                 continue
             before, after = upright_size(data, settings), upright_size(smaller, settings)
             assert before is not None and after is not None  # downscaled_source rewrites only such formats
+            original = keep_original(root, source.path)
             write_atomic(root / source.path, smaller)
-            done.append(Downscaled(source.path, (*before, len(data)), (*after, len(smaller))))
+            done.append(Downscaled(source.path, (*before, len(data)), (*after, len(smaller)), original))
         except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
             failures.append(f"{source.path}: not downscaled: {type(e).__name__}: {getattr(e, 'strerror', None) or e}")
     return tuple(done), tuple(failures)

@@ -24,18 +24,21 @@ from .build import (
     plan_builds,
     read_manifest,
 )
-from .check import find_findings
-from .config import RULES, Config, Severity
+from .check import find_findings, summarize
+from .config import RULES, Config, MergeMode, Severity
+from .dupes import folder_duplicates, site_duplicates
 from .errors import ConfigError, GalleryError
 from .fixrefs import plan_fix_refs
-from .fs import read_site_bytes
+from .fs import ORIGINALS, read_site_bytes
 from .journal import journal_path, site_lock
 from .model import ImageFile, Plan, Report, ScanResult
 from .optimize import is_under, plan_optimize
-from .plan import read_image_metadata, scan_site
+from .plan import read_accepts, read_image_metadata, scan_site
 from .report import (
     FINDINGS_FORMATS,
     downscaled_text,
+    dupes_json,
+    dupes_text,
     plan_text,
     report_text,
     scan_json,
@@ -125,10 +128,13 @@ def scan_cmd(path: Path, output: str, frontmatter_keys: tuple[str, ...]) -> None
     help=f"Override a rule's level ({', '.join(RULES)} = error|warning|off).",
 )
 def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[str, ...]) -> None:
-    """Fail (exit 1) on broken, case-mismatched or hidden references and images leaking GPS.
+    """Fail (exit 1) on broken, case-mismatched or hidden references, images leaking GPS,
+    oversized images (over [gallery.check] max_bytes, max_edge or max_pixels) and duplicates.
 
     Also reports (as warnings, by default) image names that `optimize` would clean and
-    metadata it would strip.
+    metadata it would strip. An image finding points at the first page line using the image.
+    A `<!-- gallery-accept: RULE, RULE -- reason -->` comment on a reference's line, or the
+    line above, accepts those rules for it and for its image. The last line sums it up.
 
     Exit status: 0 clean, 1 findings at error level, 2 usage or config error,
     3 some files could not be read.
@@ -137,6 +143,7 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     Example:
         gallery check
         gallery check --format github      # annotations in a GitHub Actions log
+        gallery check --severity duplicate=warning --ignore 'static/archive/*'
     """
     site, config = _load(path)
     levels = dict(config.check.severity)
@@ -147,14 +154,48 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
         levels[rule] = Severity(level)
     check = dataclasses.replace(config.check, severity=tuple(levels.items()), ignore=config.check.ignore + ignore)
     result = scan_site(site, config)
-    findings = find_findings(result, config, check, read_image_metadata(site, result.images))
-    text = FINDINGS_FORMATS[output](findings)
-    if text:
-        click.echo(text)
+    duplicates = site_duplicates(site, config, result, similar=True)
+    metadata = read_image_metadata(site, result.images)
+    findings = find_findings(result, config, check, metadata, duplicates, read_accepts(site, result.pages))
+    click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, result, check)))
     _warn(result.warnings)
     if result.warnings:
         raise SystemExit(EXIT_FILES_FAILED)
     raise SystemExit(EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0)
+
+
+@cli.command("dupes")
+@click.argument("path", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def dupes_cmd(path: Path, output: str) -> None:
+    """List groups of duplicate images under PATH: identical bytes, or the same picture
+    resized, re-encoded, converted, slightly cropped, toned, rotated or letterboxed.
+
+    In a Hugo site, paths are relative to the site root and the copy kept is, in order: the one
+    with most pixels, not a lossy re-encode, most referenced, with the cleanest name. Any other
+    folder works too (paths relative to it). Writes nothing: `gallery fix-refs` merges.
+
+    \b
+    Example:
+        gallery dupes static/images
+        gallery dupes ~/Pictures/export --format json
+    """
+    try:
+        site, config = _load(path)
+    except ConfigError:
+        site = None
+    if site is None:
+        groups, images, warnings = folder_duplicates(path, Config())
+    else:
+        target = _site_relative(site, path)
+        result = scan_site(site, config)
+        inside = [image for image in result.images if is_under(image.path, target)]
+        groups = site_duplicates(site, config, dataclasses.replace(result, images=tuple(inside)))
+        images, warnings = inside, result.warnings
+    by_path = {image.path: image for image in images}
+    click.echo(dupes_json(groups) if output == "json" else dupes_text(groups, by_path))
+    _warn(warnings)
+    raise SystemExit(EXIT_FILES_FAILED if warnings else 0)
 
 
 Planner = Callable[[Site, Config, PurePosixPath, ScanResult], Plan]
@@ -214,19 +255,25 @@ def _output(site: Site, config: Config) -> Output:
 
 def _downscale(site: Site, config: Config, sources: list[ImageFile], downscale: bool, dry_run: bool) -> int:
     """Rewrite oversized sources (with `--downscale-sources`), or say how many there are; the exit status."""
-    limits = (config.max_source_width, config.max_source_bytes, config.variants)
+    limits = config.check.size
     if not downscale or dry_run:
-        count = count_oversized(site.root, sources, *limits)
-        what = f"{count} of {len(sources)} images over max_source_width = {limits[0]} or max_source_bytes = {limits[1]}"
+        count = count_oversized(site.root, sources, limits, config.variants)
+        what = (
+            f"{count} of {len(sources)} images over [gallery.check] max_bytes = {limits.max_bytes},"
+            f" max_edge = {limits.max_edge} or max_pixels = {limits.max_pixels}"
+        )
         if dry_run:
             click.echo(f"would downscale {what}" if downscale else f"{what} (--downscale-sources rewrites them)")
         elif count:
             click.echo(f"note: {what}; `gallery optimize --downscale-sources` rewrites them in place", err=True)
         return 0
-    done, failures = downscale_sources(site.root, sources, *limits)
+    done, failures = downscale_sources(site.root, sources, limits, config.variants)
     for item in done:
         click.echo(downscaled_text(item))
-    click.echo(f"downscaled {len(done)} of {len(sources)} images")
+    click.echo(
+        f"downscaled {len(done)} of {len(sources)} images"
+        + (f" (the originals are kept in {ORIGINALS}/)" if done else "")
+    )
     for failure in failures:
         click.echo(f"error: {failure}", err=True)
     return EXIT_FILES_FAILED if failures else 0
@@ -239,8 +286,9 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
         output = _output(site, config)
         result = scan_site(site, config)
         sources = [image for image in result.images if is_under(image.path, target)]
-        downscaled = _downscale(site, config, sources, downscale, dry_run)
-        if downscale and not dry_run:  # sizes changed
+        downscale_now = downscale or config.downscale_sources
+        downscaled = _downscale(site, config, sources, downscale_now, dry_run)
+        if downscale_now and not dry_run:  # sizes changed
             result = scan_site(site, config)
             sources = [image for image in result.images if is_under(image.path, target)]
         if dry_run:
@@ -296,7 +344,8 @@ dry_run_option = click.option(
     "--downscale-sources",
     "downscale",
     is_flag=True,
-    help="Rewrite sources over max_source_width/max_source_bytes in place (same name, no metadata).",
+    help="Shrink sources over [gallery.check] max_bytes/max_edge/max_pixels in place (same name, no metadata;"
+    " originals kept in .gallery/originals/). Config: downscale_sources = true.",
 )
 def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, downscale: bool) -> None:
     """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
@@ -308,8 +357,9 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
     is skipped without decoding. A killed run is completed by the next one; no reference
     stops resolving meanwhile.
 
-    With --downscale-sources, images wider than max_source_width (or bigger than
-    max_source_bytes) are first rewritten in place, same name, upright, without metadata.
+    With --downscale-sources (or downscale_sources = true), JPEG and PNG images over
+    [gallery.check] max_bytes, max_edge or max_pixels are first shrunk in place to fit, same
+    name, upright, without metadata; each original is kept in .gallery/originals/.
 
     \b
     Example:
@@ -324,16 +374,32 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
     "folder", required=False, default="content", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @dry_run_option
-def fix_refs_cmd(folder: Path, dry_run: bool) -> None:
-    """Repair broken image references in the pages under FOLDER where the fix is certain.
+@click.option("--merge-similar", is_flag=True, help="Merge perceptual duplicates too (merge_duplicates = similar).")
+@click.option("--no-merge", is_flag=True, help="Merge no duplicates in this run (merge_duplicates = off).")
+def fix_refs_cmd(folder: Path, dry_run: bool, merge_similar: bool, no_merge: bool) -> None:
+    """Repair broken image references in the pages under FOLDER where the fix is certain, and merge duplicates.
 
     A URL that differs from the file only in case gets the file's spelling; a missing file
     with exactly one close match (doubled extension, doubled folder, same name elsewhere)
     gets that file's URL. Anything ambiguous is reported, never guessed.
 
+    Byte-identical images (with --merge-similar, also the same picture in other bytes) are
+    merged into the copy kept: every reference to a duplicate points at it instead, and the
+    duplicate is removed (a perceptual one is kept in .gallery/originals). A duplicate used
+    outside FOLDER or by a layout, data, config or CSS file stays, and is reported.
+
     \b
     Example:
         gallery fix-refs content/ --dry-run
-        gallery fix-refs content/
+        gallery fix-refs content/ --merge-similar
     """
-    _change_site(folder, dry_run, "fix-refs", plan_fix_refs)
+    if merge_similar and no_merge:
+        raise click.UsageError("--merge-similar and --no-merge contradict each other")
+    mode = MergeMode.OFF if no_merge else MergeMode.SIMILAR if merge_similar else None
+
+    def planner(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
+        if mode is not None:
+            config = dataclasses.replace(config, merge_duplicates=mode)
+        return plan_fix_refs(site, config, target, scan)
+
+    _change_site(folder, dry_run, "fix-refs", planner)

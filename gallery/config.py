@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from .downscale import SizeLimits
 from .errors import ConfigError, reject_unknown_keys
 from .names import NameRules
 from .variants import VariantSettings
@@ -18,8 +19,19 @@ class Severity(StrEnum):
     OFF = "off"
 
 
-RULES = ("broken-ref", "case-mismatch", "not-rendered", "bad-filename", "gps", "metadata")
+class MergeMode(StrEnum):
+    """Which duplicate images `fix-refs` merges into the copy kept."""
+
+    OFF = "off"
+    IDENTICAL = "identical"  # the same bytes
+    SIMILAR = "similar"  # also the same picture in other bytes (perceptual)
+
+
+RULES = ("broken-ref", "case-mismatch", "not-rendered", "bad-filename", "gps", "metadata", "oversized", "duplicate")
 DEFAULT_SEVERITY = {"bad-filename": "warning", "metadata": "warning"}  # the others are errors
+SIZE_KEYS = ("max_bytes", "max_edge", "max_pixels")  # fields of SizeLimits, flat in [gallery.check]
+# Keys [gallery] had before the size limits moved to [gallery.check]: a config using them is told where they went.
+MOVED_KEYS = {"max_source_width": "max_edge", "max_source_bytes": "max_bytes"}
 
 DEFAULT_FRONTMATTER_KEYS = (
     "image",
@@ -45,6 +57,7 @@ class CheckConfig:
         (rule, Severity(DEFAULT_SEVERITY.get(rule, "error"))) for rule in RULES
     )
     ignore: tuple[str, ...] = ()  # glob patterns of pages or images, relative to the site root
+    size: SizeLimits = field(default_factory=SizeLimits)  # the `oversized` rule, and what downscaling aims at
 
     def severity_of(self, rule: str) -> Severity:
         return dict(self.severity)[rule]
@@ -62,18 +75,18 @@ class Config:
     keep_exif_tags: tuple[str, ...] = ()  # EXIF tags kept when metadata is stripped (e.g. Copyright)
     output_dir: str = "static/_gallery"  # where variants go: inside a static dir, never read as sources
     manifest: str = "data/gallery.json"  # Hugo reads it as site.Data.gallery
-    # Sources wider than this are oversized (`optimize --downscale-sources`): 2560 px covers a 1280 px
-    # layout at 2x, and no default variant is wider than 1600 px.
-    max_source_width: int = 2560
-    # A 2560 px photo at JPEG quality 80 is typically 0.4-1.0 MB, so a source above 1.5 MB is almost
-    # always poorly compressed (camera JPEG at q95+, a photo saved as PNG) rather than merely detailed.
-    max_source_bytes: int = 1_500_000
+    # `optimize` shrinks sources over [gallery.check]'s size limits even without --downscale-sources
+    downscale_sources: bool = False
     variants: VariantSettings = field(default_factory=VariantSettings)
     check: CheckConfig = field(default_factory=CheckConfig)
+    merge_duplicates: MergeMode = MergeMode.IDENTICAL  # `fix-refs`: the same bytes are always safe to merge
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery]") -> Config:
         """Build a Config from the `[gallery]` table; unknown keys or bad types are a ConfigError."""
+        moved = [f"{old} moved to [gallery.check] {new}" for old, new in MOVED_KEYS.items() if old in table]
+        if moved:
+            raise ConfigError(f"{where} {'; '.join(moved)} (max_pixels limits the pixel count too)")
         reject_unknown_keys(table, {f.name for f in fields(cls)}, where)
         config = cls()
         changes: dict[str, Any] = {}
@@ -94,17 +107,23 @@ class Config:
                 if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
                     raise ConfigError(f"{where} {key} must be a folder path relative to the site root, got {value!r}")
                 changes[key] = value.strip("/")
-        for key in ("max_source_width", "max_source_bytes"):
-            if key in table:
-                value = table[key]
-                # bool is an int in Python, but `max_source_width = true` is a mistake
-                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                    raise ConfigError(f"{where} {key} must be a whole number above 0, got {value!r}")
-                changes[key] = value
+        if "downscale_sources" in table:
+            value = table["downscale_sources"]
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} downscale_sources must be true or false, got {value!r}")
+            changes["downscale_sources"] = value
         if "variants" in table:
             changes["variants"] = VariantSettings.from_table(table["variants"], f"{where[:-1]}.variants]")
         if "check" in table:
             changes["check"] = _check(table["check"], f"{where[:-1]}.check]")
+        if "merge_duplicates" in table:
+            try:
+                changes["merge_duplicates"] = MergeMode(table["merge_duplicates"])
+            except ValueError:
+                modes = ", ".join(f'"{m.value}"' for m in MergeMode)
+                raise ConfigError(
+                    f"{where} merge_duplicates must be one of {modes}, got {table['merge_duplicates']!r}"
+                ) from None
         return replace(config, **changes)
 
 
@@ -129,7 +148,7 @@ def _shortcodes(value: Any, where: str) -> tuple[tuple[str, tuple[str | int, ...
 
 
 def _check(value: Any, where: str) -> CheckConfig:
-    reject_unknown_keys(value, {"ignore", *RULES}, where)
+    reject_unknown_keys(value, {"ignore", *SIZE_KEYS, *RULES}, where)
     severity = dict(CheckConfig().severity)
     for rule in RULES:
         if rule in value:
@@ -139,4 +158,12 @@ def _check(value: Any, where: str) -> CheckConfig:
                 levels = ", ".join(s.value for s in Severity)
                 raise ConfigError(f"{where} {rule} must be one of {levels}, got {value[rule]!r}") from None
     ignore = _strings(value, "ignore", where) if "ignore" in value else ()
-    return CheckConfig(severity=tuple(severity.items()), ignore=ignore)
+    limits = {}
+    for key in SIZE_KEYS:
+        if key in value:
+            number = value[key]
+            # bool is an int in Python, but `max_edge = true` is a mistake
+            if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+                raise ConfigError(f"{where} {key} must be a whole number above 0, got {number!r}")
+            limits[key] = number
+    return CheckConfig(severity=tuple(severity.items()), ignore=ignore, size=SizeLimits(**limits))

@@ -4,45 +4,75 @@ A case-mismatched URL gets the file's real spelling; a missing file with exactly
 match (a doubled extension, a doubled folder, the same name elsewhere, or the clean name
 `gallery optimize` gave it, when no page followed the rename) gets that file's URL,
 written in the form the author used (root-relative, relative, with the baseURL path or
-absolute). Anything ambiguous is reported, never guessed. Reads files, never writes.
+absolute). Anything ambiguous is reported, never guessed.
+
+Duplicate images (`merge_duplicates`) are merged into the copy kept: every reference to a
+duplicate is pointed at that copy, in the same form, and the duplicate is removed. Reads
+files, never writes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections import defaultdict
-from collections.abc import Iterable
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from .check import problem_message
-from .config import Config
+from .config import Config, MergeMode
+from .dupes import site_duplicates
 from .edit import relative_url, retarget_url, same_name, spelled_path
-from .fs import read_site_bytes
+from .fs import find_names_outside_content, iter_published_images, read_site_bytes
 from .markdown_inline import unescape
-from .model import Edit, Finding, ImageFile, ImageRef, PageContext, Plan, ScanResult, Status
+from .model import (
+    DuplicateGroup,
+    Edit,
+    Finding,
+    ImageFile,
+    ImageRef,
+    Merge,
+    PageContext,
+    Plan,
+    ScanResult,
+    ScanWarning,
+    Status,
+)
 from .names import NameRules, normalized_name
-from .optimize import is_under, page_edits
+from .optimize import _unread_uses, is_under, page_edits
+from .resolve import PublishedIndex, index_published, resolve_ref
 from .site import Site
+
+Reader = Callable[[PurePosixPath], bytes]
 
 
 def plan_fix_refs(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
-    """Edits for the certain fixes in the pages under `target`; problems for the rest."""
+    """Edits for the certain fixes and the duplicate merges in the pages under `target`; problems for the rest."""
     read = functools.cache(lambda path: read_site_bytes(site.root, path))
+    merging = _plan_site_merges(site, config, target, scan, read)
+    merged_into = {merge.duplicate: merge.keep for merge in merging.merges}
     urls = {image.path: image.url for image in scan.images if image.url is not None}
     pages = {page.path: page for page in scan.pages}
     renamed = _CleanNames(scan.images, config.names)
     edits: dict[PurePosixPath, list[Edit]] = defaultdict(list)
+    for page_edit in merging.pages:
+        edits[page_edit.page].extend(page_edit.edits)
     problems = []
     for ref in scan.refs:
         if not is_under(ref.page, target) or ref.status not in (Status.CASE_MISMATCH, Status.MISSING):
             continue
+        if ref.status == Status.CASE_MISMATCH and ref.file in merged_into:
+            continue  # its merge points it at the copy kept, spelled as that file is
         raw_bytes = read(ref.page)[ref.ref.start : ref.ref.end]
         raw = raw_bytes.decode("utf-8", "surrogateescape")
         candidates = ref.candidates
         if ref.status == Status.MISSING and not candidates and ref.file is None:
             candidates = renamed.candidates(ref.ref.url)
         target_file = ref.file if ref.status == Status.CASE_MISMATCH else _only(candidates)
+        if target_file in merged_into:
+            target_file = merged_into[target_file]  # the file meant is a duplicate about to go: use the copy kept
         new = None
         if target_file is not None and target_file in urls:
             if ref.status == Status.CASE_MISMATCH:
@@ -54,7 +84,142 @@ def plan_fix_refs(site: Site, config: Config, target: PurePosixPath, scan: ScanR
             problems.append(Finding(rule, "error", _unfixed(ref, candidates), ref.page, ref.ref.line, ref.file))
             continue
         edits[ref.page].append(Edit(ref.ref.start, ref.ref.end, raw_bytes, new.encode("utf-8", "surrogateescape")))
-    return Plan(pages=page_edits(read, edits), problems=tuple(problems))
+    return Plan(pages=page_edits(read, edits), merges=merging.merges, problems=(*problems, *merging.problems))
+
+
+def _plan_site_merges(site: Site, config: Config, target: PurePosixPath, scan: ScanResult, read: Reader) -> Plan:
+    """The merges `merge_duplicates` asks for, after reading what plan_merges needs to know beyond the scan."""
+    if config.merge_duplicates == MergeMode.OFF:
+        return Plan()
+    groups = site_duplicates(site, config, scan, similar=config.merge_duplicates == MergeMode.SIMILAR)
+    if not groups:
+        return Plan()
+    index = _published_index(site, config, scan)
+    keep_anyway = _reasons_to_keep(site, scan, groups, read, PurePosixPath(config.manifest))
+    return plan_merges(site, scan, target, groups, read, index, keep_anyway)
+
+
+def plan_merges(
+    site: Site,
+    scan: ScanResult,
+    target: PurePosixPath,
+    groups: Iterable[DuplicateGroup],
+    read: Reader,
+    index: PublishedIndex,
+    keep_anyway: Mapping[PurePosixPath, str],
+) -> Plan:
+    """Merge each duplicate into its group's kept copy: every reference to it (in pages under `target`) points at
+    that copy, written in the form the author used, and the duplicate is removed once they do.
+
+    A duplicate that must stay is a `duplicate` problem: why, from `keep_anyway` (what only files beyond the
+    scan tell), or because a page outside `target` uses it, the kept copy is published nowhere, or a new URL
+    would not lead to the kept copy (`index` resolves it as the scan did).
+    """
+    group_of = {duplicate: group for group in groups for duplicate in group.duplicates}
+    urls = {image.path: image.url for image in scan.images}
+    pages = {page.path: page for page in scan.pages}
+    refs_by_file: dict[PurePosixPath, list[ImageRef]] = defaultdict(list)
+    for ref in scan.refs:
+        if ref.file is not None:
+            refs_by_file[ref.file].append(ref)
+    decided: dict[PurePosixPath, Merge | None] = {}  # None: not merged
+    edits: dict[PurePosixPath, list[Edit]] = defaultdict(list)
+    problems: list[Finding] = []
+
+    def merge_of(duplicate: PurePosixPath) -> Merge | None:
+        if duplicate in decided:
+            return decided[duplicate]
+        decided[duplicate] = None  # until decided: a chain of kept copies leading back here ends here
+        group = group_of[duplicate]
+        keep, identical = group.keep, group.reason == "identical"
+        # The kept copy may be merged in turn (the kept one of identical copies, itself a perceptual
+        # duplicate): pages then go straight to where it goes, since it is removed too.
+        onward = merge_of(keep) if keep in group_of else None
+        if onward is not None:
+            keep, identical = onward.keep, identical and onward.identical
+        found = keep_anyway.get(duplicate) or _retargeted(
+            site, index, pages, read, refs_by_file[duplicate], target, keep, urls.get(keep)
+        )
+        if isinstance(found, str):
+            problems.append(Finding("duplicate", "warning", f"not merged into {keep}: {found}", file=duplicate))
+            return None
+        for page, edit in found:
+            edits[page].append(edit)
+        decided[duplicate] = Merge(duplicate, keep, identical)
+        return decided[duplicate]
+
+    merges = tuple(merge for duplicate in sorted(group_of) if (merge := merge_of(duplicate)) is not None)
+    return Plan(pages=page_edits(read, edits), merges=merges, problems=tuple(problems))
+
+
+def _retargeted(
+    site: Site,
+    index: PublishedIndex,
+    pages: Mapping[PurePosixPath, PageContext],
+    read: Reader,
+    refs: Sequence[ImageRef],
+    target: PurePosixPath,
+    keep: PurePosixPath,
+    keep_url: str | None,
+) -> list[tuple[PurePosixPath, Edit]] | str:
+    """The edit of each reference to a duplicate so it points at `keep`, or why the duplicate must stay."""
+    if keep_url is None:
+        return f"{keep} is published nowhere, so no URL leads to it"
+    outside = next((ref for ref in refs if not is_under(ref.page, target)), None)
+    if outside is not None:
+        return f"{outside.page}:{outside.ref.line} uses it, outside {target}: run fix-refs on a folder holding both"
+    result = []
+    for ref in refs:
+        page = pages[ref.page]
+        raw_bytes = read(ref.page)[ref.ref.start : ref.ref.end]
+        new = _pointed(site, page, raw_bytes.decode("utf-8", "surrogateescape"), keep_url)
+        # Written only when the scan's own resolver takes the new URL to the kept copy, no worse than before
+        # (a reference Hugo does not render stays unrendered): a site rule gallery got wrong must not break a page.
+        lands = resolve_ref(site, index, page, dataclasses.replace(ref.ref, url=new))
+        where = f"{ref.page}:{ref.ref.line}: the URL {new!r} would"
+        if lands.file != keep:
+            return f"{where} lead to {lands.file or 'no file'}, not to {keep}"
+        if lands.status not in (Status.OK, ref.status):
+            return f"{where} be {lands.status.value}, where {ref.ref.url!r} is {ref.status.value}"
+        new_bytes = new.encode("utf-8", "surrogateescape")
+        result.append((ref.page, Edit(ref.ref.start, ref.ref.end, raw_bytes, new_bytes, needs=keep)))
+    return result
+
+
+def _published_index(site: Site, config: Config, scan: ScanResult) -> PublishedIndex:
+    """The published files, indexed as the scan indexed them, to tell where a new URL leads."""
+    files = [item for item in iter_published_images(site, config.image_extensions) if not isinstance(item, ScanWarning)]
+    # An assets/ file is published once something uses it; the scan resolved those uses to it.
+    used = {ref.file for ref in scan.refs if ref.status == Status.OK and ref.file is not None}
+    return index_published(files).with_assets_published(used)
+
+
+def _reasons_to_keep(
+    site: Site, scan: ScanResult, groups: Sequence[DuplicateGroup], read: Reader, manifest: PurePosixPath
+) -> dict[PurePosixPath, str]:
+    """Duplicates that must stay whatever the scanned references say, and why: uses gallery cannot rewrite."""
+    duplicates = sorted({duplicate for group in groups for duplicate in group.duplicates})
+    # A file reached through a symbolic link is another file's bytes: removing it could remove the copy kept.
+    real = {path: os.path.realpath(site.root / path) for group in groups for path in (group.keep, *group.duplicates)}
+    shared = Counter(real.values())
+    names_elsewhere = find_names_outside_content(site, {duplicate.name for duplicate in duplicates}, {manifest})
+    unread_uses = _unread_uses(read, scan, [(duplicate, duplicate) for duplicate in duplicates])
+    reasons = {}
+    for duplicate in duplicates:
+        if shared[real[duplicate]] > 1:
+            reasons[duplicate] = "it is the same file as another copy, reached through a symbolic link"
+        elif duplicate.name in names_elsewhere:
+            reasons[duplicate] = (
+                "its name appears in a layout, data, config or CSS file, which gallery does not rewrite;"
+                " point that at the kept copy by hand"
+            )
+        elif duplicate in unread_uses:
+            page, spelled = unread_uses[duplicate]
+            reasons[duplicate] = (
+                f"{page} uses {spelled!r} where gallery reads no reference (a custom shortcode, an inline style,"
+                " a video poster, ...); point it at the kept copy by hand"
+            )
+    return reasons
 
 
 def _only(candidates: tuple[PurePosixPath, ...]) -> PurePosixPath | None:

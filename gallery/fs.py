@@ -16,7 +16,7 @@ import re
 import stat
 import tomllib
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -42,6 +42,7 @@ __all__ = [
     "SiteReader",
     "find_names_outside_content",
     "iter_content_files",
+    "iter_folder_images",
     "iter_published_images",
     "parse_front_matter",
     "read_front_matter",
@@ -324,6 +325,16 @@ def _walk_dir(
             yield ScanWarning(folder / name, "not a regular file (a FIFO, socket or device), skipped")
 
 
+def iter_folder_images(root: Path, image_extensions: Iterable[str]) -> Iterator[PurePosixPath | ScanWarning]:
+    """Image files (by extension) under any folder, hidden ones skipped: for commands that work outside a site."""
+    extensions = {e.lower() for e in image_extensions}
+    for item in _walk(root, PurePosixPath(), skip_hidden=True):
+        if isinstance(item, ScanWarning):
+            yield item
+        elif _suffix(item.name).lower() in extensions:
+            yield item.path
+
+
 @functools.lru_cache(maxsize=8)
 def _real_root(root: Path) -> str:
     return os.path.realpath(root)
@@ -516,8 +527,11 @@ def parse_front_matter(text: str) -> Mapping[str, Any]:
 # --- names used outside content ------------------------------------------------------------
 
 
-def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
-    """Which of NAMES appear in layouts, themes, data, assets, i18n, static CSS/JS or the config."""
+def find_names_outside_content(site: Site, names: Iterable[str], skip: Collection[PurePosixPath] = ()) -> set[str]:
+    """Which of NAMES appear in layouts, themes, data, assets, i18n, static CSS/JS or the config.
+
+    `skip` lists files gallery writes itself (the manifest): a name there is no author's use.
+    """
     wanted: dict[str, str] = {}
     for name in names:
         wanted[name] = name
@@ -532,7 +546,7 @@ def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
     ends = re.compile(r"\.(?:" + "|".join(map(re.escape, suffixes)) + r")(?![A-Za-z0-9])", re.I)
     found: set[str] = set()
     reader = SiteReader(site.root)
-    for path in _files_outside_content(site):
+    for path in _files_outside_content(site, skip):
         text, _ = reader.read_text(path)
         if not text:
             continue
@@ -548,7 +562,7 @@ def find_names_outside_content(site: Site, names: Iterable[str]) -> set[str]:
     return found
 
 
-def find_folders_outside_content(site: Site, names: Iterable[str]) -> set[str]:
+def find_folders_outside_content(site: Site, names: Iterable[str], skip: Collection[PurePosixPath] = ()) -> set[str]:
     """Which folder NAMES appear as a path segment (`/name/`) in layouts, data, config, CSS or JS."""
     wanted: dict[str, str] = {}
     for name in names:
@@ -559,7 +573,7 @@ def find_folders_outside_content(site: Site, names: Iterable[str]) -> set[str]:
     segment = re.compile("/(" + "|".join(map(re.escape, sorted(wanted, key=len, reverse=True))) + ")/")
     found: set[str] = set()
     reader = SiteReader(site.root)
-    for path in _files_outside_content(site):
+    for path in _files_outside_content(site, skip):
         text, _ = reader.read_text(path)
         if text:
             found.update(wanted[m.group(1)] for m in segment.finditer(text))
@@ -570,7 +584,11 @@ def _is_name_char(c: str) -> bool:
     return c.isalnum() or c in "-_."
 
 
-def _files_outside_content(site: Site) -> Iterator[PurePosixPath]:
+def _files_outside_content(site: Site, skip: Collection[PurePosixPath]) -> Iterator[PurePosixPath]:
+    yield from (path for path in _all_files_outside_content(site) if path not in skip)
+
+
+def _all_files_outside_content(site: Site) -> Iterator[PurePosixPath]:
     yield from site.config_files
     everything = [site.layout_dir, site.data_dir, site.i18n_dir]
     for theme in site.theme_dirs:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: `fingerprint` (similar.Fingerprint) replaced a single pHash
 EXTENSIONS = {"avif": "avif", "webp": "webp", "jpeg": "jpg", "png": "png", "gif": "gif"}
 
 
@@ -39,7 +39,7 @@ class SourceEntry:
     format: str
     fallback: str
     animated: bool
-    phash: str
+    fingerprint: str  # similar.Fingerprint.to_text(): duplicate detection's hashes; "" for SVG
     key: str  # the encoder settings (VariantSettings.key) the variants were made with
     variants: tuple[VariantEntry, ...]
 

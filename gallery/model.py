@@ -203,6 +203,7 @@ class Report:
     bytes_saved: int = 0
     pages_written: int = 0
     failures: tuple[str, ...] = ()  # one line each: "path: what went wrong"
+    merged: int = 0  # duplicates removed, their pages pointed at the copy kept
 
     @property
     def exit_code(self) -> int:

@@ -46,8 +46,11 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     problems = [
         Finding("bad-filename", "warning", f"not renamed: {reason}", file=path) for path, reason in wanted.skipped
     ]
-    names_elsewhere = find_names_outside_content(site, {old.name for old, _ in wanted.renames})
-    folders_elsewhere = find_folders_outside_content(site, {f for old, new in wanted.renames for f in _moved(old, new)})
+    manifest = {PurePosixPath(config.manifest)}
+    names_elsewhere = find_names_outside_content(site, {old.name for old, _ in wanted.renames}, manifest)
+    folders_elsewhere = find_folders_outside_content(
+        site, {f for old, new in wanted.renames for f in _moved(old, new)}, manifest
+    )
     unread_uses = _unread_uses(read, scan, wanted.renames)
     refs_by_file: dict[PurePosixPath, list[ImageRef]] = defaultdict(list)
     for ref in scan.refs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import PurePosixPath
 
+from .check import Accept, find_accepts
 from .config import Config
 from .fs import (
     SiteReader,
@@ -12,6 +13,7 @@ from .fs import (
     iter_content_files,
     iter_published_images,
     read_site_bytes,
+    read_text_file,
 )
 from .metadata import Metadata, read_metadata
 from .model import ImageFile, PageContext, ScanResult, ScanWarning
@@ -74,7 +76,11 @@ def scan_site(site: Site, config: Config) -> ScanResult:
     # A broken reference that names a file still shows the file is wanted: not an orphan.
     used = {ref.file for ref in refs if ref.file is not None}
     unused_names = {image.path.name for image in images if image.path not in used}
-    orphans = find_orphans((image.path for image in images), used, find_names_outside_content(site, unused_names))
+    orphans = find_orphans(
+        (image.path for image in images),
+        used,
+        find_names_outside_content(site, unused_names, {PurePosixPath(config.manifest)}),
+    )
     return ScanResult(tuple(context for context, _ in pages), refs, tuple(images), orphans, tuple(warnings))
 
 
@@ -87,3 +93,13 @@ def read_image_metadata(site: Site, images: tuple[ImageFile, ...]) -> dict[PureP
         except OSError:
             continue  # the scan has already warned about it
     return found
+
+
+def read_accepts(site: Site, pages: tuple[PageContext, ...]) -> tuple[Accept, ...]:
+    """The gallery-accept comments of every page (for `check`); unreadable pages are left out."""
+    found: list[Accept] = []
+    for page in pages:
+        text, _ = read_text_file(site.root, page.path)
+        if text is not None:
+            found.extend(find_accepts(text, page.path))
+    return tuple(found)

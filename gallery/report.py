@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections import Counter
@@ -9,9 +10,9 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from .build import BuildSummary, Downscaled
-from .check import problem_message
+from .check import CheckSummary, problem_message
 from .edit import apply_edits
-from .model import Finding, ImageRef, Plan, Report, ScanResult, Status
+from .model import DuplicateGroup, Finding, ImageFile, ImageRef, Plan, Report, ScanResult, Status
 
 PROBLEMS = (Status.MISSING, Status.CASE_MISMATCH, Status.NOT_RENDERED, Status.OUTSIDE_SITE)
 
@@ -74,18 +75,30 @@ def scan_text(result: ScanResult) -> str:
     return "\n".join(lines)
 
 
-def findings_text(findings: tuple[Finding, ...]) -> str:
-    """One line per finding and a closing count."""
+def check_summary_text(summary: CheckSummary) -> str:
+    """`3 errors, 1 warning in 2 images (1.8 MB over budget)`, or `no problems in 12 images`."""
+    if not summary.errors and not summary.warnings:
+        return f"no problems in {_count(summary.images_checked, 'image')}"
+    return (
+        f"{_count(summary.errors, 'error')}, {_count(summary.warnings, 'warning')}"
+        f" in {_count(summary.images_with_findings, 'image')} ({summary.bytes_over_budget / 1e6:.1f} MB over budget)"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def findings_text(findings: tuple[Finding, ...], summary: CheckSummary) -> str:
+    """One line per finding and the summary line."""
     lines = [f"{f.where}: {f.severity}: {f.rule}: {f.message}" for f in findings]
-    errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
-    lines.append(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
-    return "\n".join(lines)
+    return "\n".join([*lines, check_summary_text(summary)])
 
 
-def findings_json(findings: tuple[Finding, ...]) -> str:
+def findings_json(findings: tuple[Finding, ...], summary: CheckSummary) -> str:
     return json.dumps(
         {
+            "summary": dataclasses.asdict(summary),
             "findings": [
                 {
                     "rule": f.rule,
@@ -96,15 +109,15 @@ def findings_json(findings: tuple[Finding, ...]) -> str:
                     "message": f.message,
                 }
                 for f in findings
-            ]
+            ],
         },
         ensure_ascii=False,
         indent=2,
     )
 
 
-def findings_github(findings: tuple[Finding, ...]) -> str:
-    """GitHub Actions workflow commands: one annotation per finding."""
+def findings_github(findings: tuple[Finding, ...], summary: CheckSummary) -> str:
+    """GitHub Actions workflow commands, one annotation per finding, then the summary line."""
     lines = []
     for f in findings:
         where = f.page or f.file
@@ -112,7 +125,7 @@ def findings_github(findings: tuple[Finding, ...]) -> str:
         if f.line:
             location += f",line={f.line}"
         lines.append(f"::{f.severity} {location},title={f.rule}::{_escape_data(f.message)}")
-    return "\n".join(lines)
+    return "\n".join([*lines, check_summary_text(summary)])
 
 
 def _escape_data(text: str) -> str:
@@ -131,6 +144,7 @@ def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> s
     """What a plan would do, one line per change, and with `diff` a unified diff of each page."""
     lines = [f"rename {r.old} -> {r.new}" for r in plan.renames]
     lines += [f"strip metadata from {s.path} ({s.saves:,} bytes{', GPS' if s.gps else ''})" for s in plan.strips]
+    lines += [f"merge {m.duplicate} -> {m.keep} ({'identical' if m.identical else 'perceptual'})" for m in plan.merges]
     for page in plan.pages:
         before = pages[page.page]
         for e in page.edits:
@@ -158,6 +172,8 @@ def report_text(report: Report) -> str:
         f" ({report.bytes_saved / 1e3:,.1f} KB saved), rewrote {report.pages_written}"
         f" page{'s' * (report.pages_written != 1)}"
     )
+    if report.merged:
+        summary += f", merged {report.merged} duplicate image{'s' * (report.merged != 1)}"
     return "\n".join([summary, *(f"failed: {failure}" for failure in report.failures)])
 
 
@@ -174,4 +190,45 @@ def summary_text(summary: BuildSummary) -> str:
 def downscaled_text(item: Downscaled) -> str:
     """One line per source rewritten by `optimize --downscale-sources`."""
     (w0, h0, b0), (w1, h1, b1) = item.before, item.after
-    return f"downscaled {item.path}: {w0}x{h0} {b0 / 1e6:,.1f} MB -> {w1}x{h1} {b1 / 1e6:,.1f} MB"
+    return (
+        f"downscaled {item.path}: {w0}x{h0} {b0 / 1e6:,.2f} MB -> {w1}x{h1} {b1 / 1e6:,.2f} MB"
+        f" (original kept as {item.original})"
+    )
+
+
+def dupes_json(groups: tuple[DuplicateGroup, ...]) -> str:
+    """`gallery dupes --format json`: {"groups": [{"keep", "duplicates", "reason", "distance"}]}."""
+    document = {
+        "groups": [
+            {
+                "keep": str(g.keep),
+                "duplicates": [str(d) for d in g.duplicates],
+                "reason": g.reason,
+                "distance": g.distance,
+            }
+            for g in groups
+        ]
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False)
+
+
+def dupes_text(groups: tuple[DuplicateGroup, ...], images: Mapping[PurePosixPath, ImageFile]) -> str:
+    """Each group: the copy kept, then its duplicates, with dimensions and sizes; a closing total."""
+    lines = []
+    for group in groups:
+        how = "identical bytes" if group.reason == "identical" else f"same picture, hash distance {group.distance}"
+        lines.append(f"{_described(images[group.keep])}  keep ({how})")
+        lines.extend(f"  {_described(images[path])}" for path in group.duplicates)
+    spare = sum(images[path].bytes for group in groups for path in group.duplicates)
+    copies = sum(len(group.duplicates) for group in groups)
+    lines.append(
+        f"{_count(len(groups), 'group')} of duplicates: {_count(copies, 'duplicate')} to remove ({spare / 1e6:.1f} MB)"
+        if groups
+        else "no duplicates"
+    )
+    return "\n".join(lines)
+
+
+def _described(image: ImageFile) -> str:
+    size = f"{image.width}x{image.height}" if image.width is not None else "?x?"
+    return f"{image.path}  {size}  {image.bytes / 1000:,.0f} KB"

@@ -15,8 +15,7 @@ from dataclasses import dataclass, fields
 from io import BytesIO
 from typing import Any
 
-import imagehash
-from PIL import Image, ImageChops, ImageCms, ImageOps, ImageSequence, features
+from PIL import Image, ImageChops, ImageCms, ImageSequence, features
 
 from .errors import ConfigError, reject_unknown_keys
 
@@ -115,7 +114,6 @@ class SourceInfo:
     format: str  # Pillow's name ("JPEG", "PNG", ...) or "SVG"
     fallback: str  # the <img> format: "jpeg", "png", "gif"; with no variants, the source's ("svg", "gif", ...)
     animated: bool
-    phash: str  # imagehash.phash (64-bit DCT hash) of the smallest rendition; "" for SVG
 
 
 def variant_specs(width: int, height: int, fallback: str, settings: VariantSettings) -> tuple[VariantSpec, ...]:
@@ -146,8 +144,8 @@ def render_variants(data: bytes, settings: VariantSettings) -> tuple[SourceInfo,
     """Decode `data` once and encode every variant (none for SVG, passthrough); ValueError when undecodable."""
     svg = _svg_size(data)
     if svg is not None:
-        return SourceInfo(svg[0], svg[1], "SVG", "svg", False, ""), ()
-    image = _open(data, settings.max_pixels)
+        return SourceInfo(svg[0], svg[1], "SVG", "svg", False), ()
+    image = open_image(data, settings.max_pixels)
     return (_render_animation if _is_animated(image) else _render_still)(image, settings)
 
 
@@ -197,7 +195,7 @@ def _svg_size(data: bytes) -> tuple[int, int] | None:
     return 0, 0
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
     """Open `data` lazily with the allowed decoders; a source over `max_pixels` is a ValueError."""
     # MAX_IMAGE_PIXELS is a module global that Pillow checks only in Image.open: set from the setting for
     # this call, then restored. The warning above the limit becomes an error, like Pillow's above twice it.
@@ -286,7 +284,7 @@ def _render_still(image: Image.Image, settings: VariantSettings) -> tuple[Source
             for spec in specs
             if spec.width == size[0]
         ]
-    info = SourceInfo(width, height, source_format, fallback, False, str(imagehash.phash(current)))
+    info = SourceInfo(width, height, source_format, fallback, False)
     return info, tuple(sorted(rendered, key=lambda r: specs.index(r.spec)))
 
 
@@ -368,8 +366,7 @@ def _render_animation(image: Image.Image, settings: VariantSettings) -> tuple[So
     source_format = image.format or ""
     width, height = image.size
     if settings.animated == "passthrough":
-        first = ImageOps.contain(image.convert("RGBA"), (256, 256))
-        return SourceInfo(width, height, source_format, source_format.lower(), True, str(imagehash.phash(first))), ()
+        return SourceInfo(width, height, source_format, source_format.lower(), True), ()
     specs = variant_specs(width, height, "gif", settings)
     sizes = _sizes(specs, width, height)
     frames: dict[tuple[int, int], list[Image.Image]] = {size: [] for size in sizes}
@@ -392,4 +389,4 @@ def _render_animation(image: Image.Image, settings: VariantSettings) -> tuple[So
         for size in sizes
         if size[0] == spec.width
     )
-    return SourceInfo(width, height, source_format, "gif", True, str(imagehash.phash(frames[sizes[-1]][0]))), rendered
+    return SourceInfo(width, height, source_format, "gif", True), rendered

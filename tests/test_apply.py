@@ -8,6 +8,8 @@ as a run that was never interrupted.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -21,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from unittest import mock
 from urllib.parse import quote
 
 import piexif
@@ -29,13 +32,17 @@ from click.testing import CliRunner
 from conftest import REPO, make_image, write_site
 from PIL import Image
 
+import gallery.fixrefs
 from gallery import apply as apply_module
 from gallery.apply import apply_plan, recover
 from gallery.cli import cli
-from gallery.config import Config
+from gallery.config import Config, MergeMode
+from gallery.dupes import site_duplicates
+from gallery.fixrefs import plan_fix_refs
+from gallery.fs import ORIGINALS
 from gallery.journal import journal_path, site_lock
 from gallery.metadata import read_metadata, strip_metadata
-from gallery.model import Report
+from gallery.model import DuplicateGroup, Report
 from gallery.optimize import plan_optimize
 from gallery.plan import scan_site
 from gallery.site import read_site
@@ -209,27 +216,33 @@ class Site:
     def __init__(self, root: Path, complete: Callable[[Path], object] = optimize) -> None:
         self.root = root
         self.statuses = statuses(root)
-        self.pixels = pixel_digests(root)
+        self.contents = self.content_digests(root)
         self.pages = page_bytes(root)
-        done = root.with_name(root.name + "-reference")
-        shutil.copytree(root, done)
+        done = self.copy(root.with_name(root.name + "-reference"))
         complete(done)
-        self.final = tree(done)
+        self.final = self.final_state(done)
         self.final_pages = page_bytes(done)
         assert statuses(done) == {key: "ok" for key in self.statuses}
         shutil.rmtree(done)
+
+    def content_digests(self, root: Path) -> set[str]:
+        return pixel_digests(root)
+
+    def final_state(self, root: Path) -> object:
+        return tree(root)
 
     def copy(self, to: Path) -> Path:
         shutil.copytree(self.root, to)
         return to
 
     def assert_safe(self, root: Path) -> None:
-        """The invariant at any moment: references resolve, pixels exist, pages old or new."""
+        """The invariant at any moment: references resolve (as well as before), no picture is lost,
+        pages are old or new."""
         now = statuses(root)
         assert now.keys() == self.statuses.keys()
         for key, before in self.statuses.items():
             assert now[key] in (("ok",) if before == "ok" else ("ok", before)), key
-        assert self.pixels <= pixel_digests(root)
+        assert self.contents <= self.content_digests(root)
         for page, data in page_bytes(root).items():
             assert data in (self.pages[page], self.final_pages[page]), page
 
@@ -238,7 +251,7 @@ class Site:
         assert temporaries(root) == []
         assert not journal_path(root).exists()
         assert not (root / ".gallery/lock").exists()
-        assert tree(root) == self.final
+        assert self.final_state(root) == self.final
 
 
 @pytest.fixture
@@ -258,11 +271,14 @@ def fast_dir(tmp_path: Path):
 # --- a crash at every write, in process ----------------------------------------------------------
 
 
+WRITE_STEPS = ("link_or_copy", "write_atomic", "fsync_folder")
+
+
 class Crash(BaseException):
     """Stands for the process dying: nothing in gallery catches it."""
 
 
-def crash_at(monkeypatch: pytest.MonkeyPatch, when: int, torn: bool) -> list[str]:
+def crash_at(monkeypatch: pytest.MonkeyPatch, when: int, torn: bool, names: tuple[str, ...] = WRITE_STEPS) -> list[str]:
     """Make the `when`-th write step of apply die (after the step, or, when torn, halfway through a write_atomic)."""
     steps: list[str] = []
 
@@ -277,7 +293,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, when: int, torn: bool) -> list[str
             raise Crash(name)
         return result
 
-    for name in ("link_or_copy", "write_atomic", "fsync_folder"):
+    for name in names:
         real = getattr(apply_module, name)
         monkeypatch.setattr(apply_module, name, lambda *args, _n=name, _r=real: step(_n, _r, *args))
     return steps
@@ -336,7 +352,7 @@ def test_a_page_edited_between_a_killed_run_and_its_recovery_keeps_working(
     recovered, _ = normalize(root)
     # every reference still resolves: the edited page through the old names that were kept
     assert set(statuses(root).values()) == {"ok"}
-    assert site.pixels <= pixel_digests(root)
+    assert site.contents <= pixel_digests(root)
     assert recovered is not None
     assert (
         "content/posts/page-00.md: not updated: changed since it was read; run the command again" in recovered.failures
@@ -388,15 +404,17 @@ KILLS_ON_FRESH_COPIES = 14
 KILLS_ON_DAMAGED_SITES = 13  # each run first completing the one killed before (at least so many of each)
 
 
-def start(root: Path) -> subprocess.Popen[bytes]:
+OPTIMIZE = (sys.executable, "-m", "gallery", "optimize", "static/images")
+
+
+def start(root: Path, command: tuple[str, ...] = OPTIMIZE) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "gallery", "optimize", "static/images"]
     return subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def journal_window(root: Path) -> tuple[float, float, float]:
+def journal_window(root: Path, command: tuple[str, ...] = OPTIMIZE) -> tuple[float, float, float]:
     """Seconds from start until the journal appears, until it is gone, and until the process exits."""
-    process, began = start(root), time.perf_counter()
+    process, began = start(root, command), time.perf_counter()
     appeared = gone = None
     while process.poll() is None:
         now, exists = time.perf_counter() - began, journal_path(root).exists()
@@ -410,8 +428,8 @@ def journal_window(root: Path) -> tuple[float, float, float]:
     return appeared if appeared is not None else 0.0, gone if gone is not None else ended, ended
 
 
-def kill(root: Path, trigger: str, delay: float) -> bool:
-    """Run optimize on `root`; SIGKILL it `delay` seconds after the trigger. True if it was still running.
+def kill(root: Path, trigger: str, delay: float, command: tuple[str, ...] = OPTIMIZE) -> bool:
+    """Run `command` on `root`; SIGKILL it `delay` seconds after the trigger. True if it was still running.
 
     Triggers: "start"; "lock", when the process holds the site lock (a recovery starts right
     then); "journal", when the journal of its own plan appears (its changes start right then).
@@ -419,7 +437,7 @@ def kill(root: Path, trigger: str, delay: float) -> bool:
     """
     lock, journal = root / ".gallery/lock", journal_path(root)
     stale = journal.read_bytes() if journal.exists() else None
-    process = start(root)
+    process = start(root, command)
     while trigger != "start" and process.poll() is None:
         try:
             if trigger == "lock" and lock.read_text().strip() == str(process.pid):
@@ -632,3 +650,189 @@ def test_a_new_name_taken_after_planning_keeps_the_old_name_working_and_still_st
     assert not read_metadata((root / "static/images/IMG_1.JPG").read_bytes()).has_gps
     assert not read_metadata((root / "static/images/img-2.jpg").read_bytes()).has_gps
     assert set(statuses(root).values()) == {"ok"}
+
+
+# --- merging duplicates: the same invariant, and no image's content lost -------------------------
+
+
+def similar_pngs(site, config, scan, similar: bool = True) -> tuple[DuplicateGroup, ...]:
+    """Duplicate detection with perceptual groups given (detection of those is not here yet):
+    static/similar/s-{i}.png shows the picture of static/images/k-{i}.jpg, in other bytes."""
+    found = site_duplicates(site, config, scan, similar=False)
+    if not similar:
+        return found
+    paths = {image.path for image in scan.images}
+    similar_groups = [
+        DuplicateGroup(PurePosixPath(f"static/images/k-{path.stem[2:]}.jpg"), (path,), "perceptual", 0)
+        for path in sorted(paths)
+        if path.parent == PurePosixPath("static/similar")
+    ]
+    return found + tuple(group for group in similar_groups if group.keep in paths)
+
+
+# `gallery fix-refs content --merge-similar` in a process of its own, with the PNGs as perceptual duplicates.
+MERGE_SIMILAR = (
+    sys.executable,
+    "-c",
+    "import sys; sys.path.insert(0, sys.argv[1]); import gallery.fixrefs, test_apply;"
+    " gallery.fixrefs.site_duplicates = test_apply.similar_pngs;"
+    " from gallery.cli import cli; cli(['fix-refs', 'content', '--merge-similar'])",
+    str(REPO / "tests"),
+)
+
+
+def build_merge_site(root: Path, pictures: int = 24, pages: int = 8) -> Path:
+    """Pictures static/images/k-{i}.jpg, each with a byte-identical copy (in folders merging empties), a PNG of
+    the same picture, and for some an unused copy; pages use all of them, in references of every kind, some
+    case-mismatched. The k-{i}.jpg are the most used, so they are the copies kept."""
+    write_site(root, {}, CONFIG)
+    uses: list[list[str]] = [[] for _ in range(pages)]
+    for i in range(pictures):
+        keep = make_image(root / f"static/images/k-{i}.jpg", size=(48, 32), pattern=i, fmt="JPEG")
+        with Image.open(keep) as image:
+            image = image.convert("RGB")
+        image.putpixel((i % 48, i // 48), (i % 256, 255 - i % 256, 7))  # each picture distinct
+        image.save(keep, "JPEG")
+        copies = [f"static/copies/{i % 4}/c-{i}.jpg"] + ([f"static/copies/unused/u-{i}.jpg"] if i % 5 == 0 else [])
+        for path in copies:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(keep, root / path)
+        (root / "static/similar").mkdir(parents=True, exist_ok=True)
+        image.save(root / f"static/similar/s-{i}.png", "PNG")
+        copy_url = f"/copies/{i % 4}/C-{i}.JPG" if i % 6 == 0 else f"/copies/{i % 4}/c-{i}.jpg"
+        for n, url in enumerate((f"/images/k-{i}.jpg", copy_url, f"/similar/s-{i}.png")):
+            uses[(i + n) % pages].append(url)
+    kinds = ("markdown", "reference", "html", "srcset", "link", "figure", "relative")
+    for j, urls in enumerate(uses):
+        depth = j % 3
+        body = []
+        for n, url in enumerate(urls):
+            kind = kinds[(j + n) % len(kinds)]
+            if kind == "markdown":
+                body.append(f'![m {n}]({url} "title")')
+            elif kind == "reference":
+                body.append(f"![r {n}][ref{n}]\n\n[ref{n}]: {url}")
+            elif kind == "html":
+                body.append(f'<img src="{url}" alt="h {n}">')
+            elif kind == "srcset":
+                body.append(f'<img srcset="{url} 480w, {url} 960w" src="{url}" alt="s">')
+            elif kind == "link":
+                body.append(f'<a href="{url}">full size</a>')
+            elif kind == "figure":
+                body.append(f'{{{{< figure src="{url}" alt="f {n}" >}}}}')
+            else:
+                body.append(f"![rel]({'../' * (depth + 2)}{url[1:]}#x)")
+        text = f"---\ntitle: Page {j}\nimage: {urls[0]}\n---\n\n" + "\n\n".join(body) + "\n"
+        folder = ["posts", "docs/guide", "docs/guide/deep"][depth]
+        path = root / "content" / folder / f"page-{j:02d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+    (root / "content/kept.md").write_text("".join(f"![k](/images/k-{i}.jpg)\n" * 2 for i in range(pictures)))
+    return root
+
+
+def merge_duplicates(root: Path) -> tuple[Report | None, Report]:
+    """`gallery fix-refs content --merge-similar`, as cli._change_site runs it, in this process. The reports of
+    the interrupted run it completed (if any) and of its own plan."""
+    site, table = read_site(root)
+    config = dataclasses.replace(Config.from_table(table), merge_duplicates=MergeMode.SIMILAR)
+    with site_lock(root), mock.patch.object(gallery.fixrefs, "site_duplicates", similar_pngs):
+        recovered = recover(root)
+        plan = plan_fix_refs(site, config, PurePosixPath("content"), scan_site(site, config))
+        report = apply_plan(root, plan, "fix-refs") if plan else Report()
+    return (recovered[1] if recovered is not None else None), report
+
+
+def image_contents(root: Path) -> set[str]:
+    """A digest of every image the site holds, in its folders or in the originals store."""
+    return {
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in root.rglob("*")
+        if path.is_file() and path.suffix in (".jpg", ".png")  # a temporary file ends in .gallery-tmp
+    }
+
+
+def originals(root: Path) -> dict[str, bytes]:
+    store = root / ORIGINALS
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in store.rglob("*") if path.is_file()}
+
+
+class MergeSite(Site):
+    """A pristine site with duplicates and what an uninterrupted merge makes of it; every image's
+    bytes count, wherever they end up (the originals store included)."""
+
+    def __init__(self, root: Path) -> None:
+        copies = len(list((root / "static/images").iterdir()))
+
+        def complete(done: Path) -> None:
+            assert merge_duplicates(done)[1].merged > 2 * copies
+            assert image_contents(done) == self.contents
+
+        super().__init__(root, complete)
+
+    def content_digests(self, root: Path) -> set[str]:
+        return image_contents(root)
+
+    def final_state(self, root: Path) -> object:
+        return tree(root), originals(root)
+
+    def copy(self, to: Path) -> Path:
+        shutil.copytree(self.root, to, symlinks=True)
+        return to
+
+
+def test_a_crash_at_any_step_of_a_merge_keeps_every_reference_and_picture(
+    fast_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = MergeSite(build_merge_site(fast_dir / "site", pictures=6, pages=3))
+    steps_of_merging = (*WRITE_STEPS, "keep_original")
+    with monkeypatch.context() as m:
+        steps = crash_at(m, -1, torn=False, names=steps_of_merging)
+        merge_duplicates(site.copy(fast_dir / "count"))
+    assert steps.count("keep_original") == 6 and steps.count("write_atomic") == 3
+    for when in range(len(steps)):
+        for torn in (False, True) if steps[when] == "write_atomic" else (False,):
+            root = site.copy(fast_dir / f"crash-{when}-{torn}")
+            with monkeypatch.context() as m:
+                crash_at(m, when, torn, names=steps_of_merging)
+                with pytest.raises(Crash):
+                    merge_duplicates(root)
+            site.assert_safe(root)
+            with monkeypatch.context() as m:  # the recovery dies too, at a step of its own
+                crash_at(m, when % 5, torn=False, names=steps_of_merging)
+                with contextlib.suppress(Crash):
+                    merge_duplicates(root)
+            site.assert_safe(root)
+            recovered, report = merge_duplicates(root)
+            assert (recovered or Report()).failures == report.failures == (), when
+            site.assert_complete(root)
+            shutil.rmtree(root)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_sigkill_while_merging_duplicates_never_breaks_the_site(fast_dir: Path) -> None:
+    rng = random.Random(SEED)
+    site = MergeSite(build_merge_site(fast_dir / "site"))
+    appeared, gone, ended = journal_window(site.copy(fast_dir / "timed"), MERGE_SIMILAR)
+    changes = gone - appeared
+    # a kill at any moment, then kills spread over the changes; timings shift on a busy machine, so go on
+    # (up to twice as long) until enough kills land while the run is changing the site
+    kills = killed_mid_run = 0
+    while kills < 8 or (killed_mid_run < 4 and kills < 16):
+        root = site.copy(fast_dir / f"kill-{kills}")
+        if kills % 4 == 0:
+            kill(root, "start", rng.random() * ended, MERGE_SIMILAR)
+        else:
+            kill(root, "journal", (kills % 4 - 1 + rng.random()) / 3 * changes, MERGE_SIMILAR)
+        interrupted = journal_path(root).exists()
+        killed_mid_run += interrupted
+        site.assert_safe(root)
+        if interrupted and kills % 2:  # the run completing it is killed too
+            kill(root, "lock", rng.random() * changes, MERGE_SIMILAR)
+            site.assert_safe(root)
+        merge_duplicates(root)
+        site.assert_complete(root)
+        shutil.rmtree(root)
+        kills += 1
+    print(f"\nmerge run: journal {appeared:.3f}-{gone:.3f} s; {killed_mid_run} of {kills} kills mid-run")
+    assert killed_mid_run >= 4

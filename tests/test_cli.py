@@ -37,6 +37,15 @@ FILES = {
 }
 
 
+@pytest.fixture
+def event_site(site_factory) -> Path:
+    """FILES with three different pictures (make_image's default makes byte-identical ones: duplicates)."""
+    root = site_factory(FILES)
+    make_image(root / "static/images/Stage 1.jpg", pattern=1, fmt="JPEG")
+    make_image(root / "static/images/unused.png", pattern=2, fmt="PNG")
+    return root
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -86,21 +95,24 @@ def test_scan_from_a_folder_inside_the_site_finds_the_root(site_factory) -> None
     assert len(json.loads(out)["refs"]) == 5
 
 
-def test_check_exits_1_with_findings_and_0_when_clean(site_factory) -> None:
-    root = site_factory(FILES)
+def test_check_exits_1_with_findings_and_0_when_clean(event_site: Path) -> None:
+    root = event_site
     code, out, _ = run("check", str(root))
     assert code == 1
     assert out.splitlines()[-2:] == [
-        "static/images/Stage 1.jpg: warning: bad-filename: Stage 1.jpg should be stage-1.jpg:"
+        "content/posts/event.md:6: warning: bad-filename: static/images/Stage 1.jpg should be stage-1.jpg:"
         " run `gallery optimize static/images`",
-        "3 errors, 1 warning",
+        "3 errors, 1 warning in 2 images (0.0 MB over budget)",
     ]
     (root / "content/posts/event.md").write_text("![ok](/images/cover.jpg)\n", encoding="utf-8")
-    assert run("check", str(root))[0] == 0
+    code, out, _ = run("check", str(root))
+    assert (code, out.splitlines()[-1]) == (0, "0 errors, 1 warning in 1 image (0.0 MB over budget)")
+    (root / "static/images/Stage 1.jpg").rename(root / "static/images/stage-1.jpg")
+    assert run("check", str(root))[:2] == (0, "no problems in 3 images\n")
 
 
-def test_check_json_and_github_formats(site_factory) -> None:
-    root = site_factory(FILES)
+def test_check_json_and_github_formats(event_site: Path) -> None:
+    root = event_site
     code, out, _ = run("check", str(root), "--format", "json")
     assert code == 1
     findings = json.loads(out)["findings"]
@@ -108,20 +120,28 @@ def test_check_json_and_github_formats(site_factory) -> None:
         ("case-mismatch", "content/posts/event.md", 8),
         ("broken-ref", "content/posts/event.md", 9),
         ("not-rendered", "content/posts/event.md", 12),
-        ("bad-filename", None, None),
+        ("bad-filename", "content/posts/event.md", 6),
     ]
     assert findings[-1]["file"] == "static/images/Stage 1.jpg"
+    assert json.loads(out)["summary"] == {
+        "errors": 3,
+        "warnings": 1,
+        "images_with_findings": 2,
+        "images_checked": 3,
+        "bytes_over_budget": 0,
+    }
     code, out, _ = run("check", str(root), "--format", "github")
     assert code == 1
     assert out.splitlines()[1].startswith("::error file=content/posts/event.md,line=9,title=broken-ref::")
+    assert out.splitlines()[-1] == "3 errors, 1 warning in 2 images (0.0 MB over budget)"
 
 
-def test_check_severity_and_ignore_from_config_and_flags(site_factory) -> None:
-    config = (
+def test_check_severity_and_ignore_from_config_and_flags(event_site: Path) -> None:
+    root = event_site
+    (root / "config.toml").write_text(
         'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
         '[gallery.check]\nbroken-ref = "warning"\nnot-rendered = "off"\n'
     )
-    root = site_factory(FILES, config)
     code, out, _ = run("check", str(root), "--format", "json")
     assert [(f["rule"], f["severity"]) for f in json.loads(out)["findings"]] == [
         ("case-mismatch", "error"),
@@ -130,7 +150,8 @@ def test_check_severity_and_ignore_from_config_and_flags(site_factory) -> None:
     ]
     assert code == 1
     assert run("check", str(root), "--severity", "case-mismatch=warning")[0] == 0
-    assert run("check", str(root), "--ignore", "content/posts/*", "--ignore", "static/*")[1].strip() == "0 errors, 0 warnings"
+    ignored = run("check", str(root), "--ignore", "content/posts/*", "--ignore", "static/*")
+    assert ignored[1] == "no problems in 0 images\n"
 
 
 def test_check_reports_gps_and_names_until_optimize_fixes_them(site_factory) -> None:
@@ -151,7 +172,7 @@ def test_check_reports_gps_and_names_until_optimize_fixes_them(site_factory) -> 
     }
     assert run("optimize", str(root / "static/images"))[0] == 0
     code, out, _ = run("check", str(root))
-    assert (code, out.strip()) == (0, "0 errors, 0 warnings")
+    assert (code, out.strip()) == (0, "no problems in 1 image")
     assert (root / "content/a.md").read_text() == "![x](/images/phone-photo.jpg)\n"
 
 

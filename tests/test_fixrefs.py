@@ -173,5 +173,5 @@ def test_check_passes_after_optimize_and_fix_refs(tmp_path: Path) -> None:
     assert run("optimize", str(root / "static"))[0] == 0
     fix(root)
     code, out, _ = run("check", str(root))
-    assert (code, out.strip()) == (0, "0 errors, 0 warnings")
+    assert (code, out.strip()) == (0, "no problems in 4 images")
     assert set(statuses(root).values()) == {"ok"}
