@@ -237,6 +237,8 @@ def main(root: Path) -> None:
     save(room_scene(rng(10), (1280, 960)), images / "event1(1).jpg", quality=85)
     save(screenshot((1440, 900)), images / "Screen Shot 2025-11-17 at 9.01.PNG")
     save(diagram((1200, 500)), images / "diagram.png.png")
+    # referenced as /images/4-Event/Event2.6jpeg.jpeg: uploaded to the wrong folder (`fix-refs` finds it)
+    save(stage_scene(rng(14), photo), images / "Event2.6jpeg.jpeg", quality=85)
     save(river_scene(rng(11), (1600, 500)), images / "old-banner.jpg", quality=85)
     save(river_scene(rng(12), (1200, 630)), images / "mekong-cover.jpg", quality=85)
     save(river_scene(rng(13), (1600, 1067)), root / "content/posts/mekong-trip/river.jpg", quality=85)
