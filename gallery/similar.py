@@ -20,7 +20,9 @@ copies from look-alikes, so they are never perceptual duplicates; identical byte
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -402,16 +404,37 @@ def similar_groups(
     `known` holds fingerprints computed before (the manifest's); the others are computed here. An
     image that cannot be read or decoded is in no group (the scan reports it).
     """
+    known = known or {}
+    missing = [image.path for image in images if image.path not in known]
+    computed = dict(zip(missing, _fingerprints(missing, read), strict=True))
+    fingerprints = [known.get(image.path) or computed[image.path] for image in images]
     pictures = _Pictures(images, read)
-    fingerprints = []
-    for index, image in enumerate(images):
-        cached = (known or {}).get(image.path)
-        if cached is None:
-            pixels = pictures.load(index)
-            cached = fingerprint_of(pixels) if pixels is not None else Fingerprint(())
-        fingerprints.append(cached)
     for members, distance in group_similar(fingerprints, pictures.load, lambda i: preference(images[i])):
         yield [images[i] for i in members], distance
+
+
+def _fingerprints(paths: Sequence[PurePosixPath], read: Callable[[PurePosixPath], bytes]) -> list[Fingerprint]:
+    """Fingerprints of the files, decoded in one process per core when there are enough of them."""
+    if len(paths) < 8 or (os.cpu_count() or 1) < 2:
+        return [_fingerprint_file(path, read) for path in paths]
+    with ProcessPoolExecutor(initializer=_set_reader, initargs=(read,)) as pool:
+        return list(pool.map(_fingerprint_file, paths, chunksize=4))
+
+
+_worker_read: Callable[[PurePosixPath], bytes] | None = None
+
+
+def _set_reader(read: Callable[[PurePosixPath], bytes]) -> None:
+    global _worker_read  # one reader per worker process, not one copy per file
+    _worker_read = read
+
+
+def _fingerprint_file(path: PurePosixPath, read: Callable[[PurePosixPath], bytes] | None = None) -> Fingerprint:
+    """The file's fingerprint; none (never a candidate) when it cannot be read or decoded."""
+    try:
+        return fingerprint((read or _worker_read)(path))
+    except (OSError, ValueError):
+        return Fingerprint(())
 
 
 class _Pictures:
