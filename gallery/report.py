@@ -222,7 +222,7 @@ def dupes_text(groups: tuple[DuplicateGroup, ...], images: Mapping[PurePosixPath
     spare = sum(images[path].bytes for group in groups for path in group.duplicates)
     copies = sum(len(group.duplicates) for group in groups)
     lines.append(
-        f"{_count(len(groups), 'group')} of duplicates: {_count(copies, 'duplicate')} to remove ({spare / 1e6:.1f} MB)"
+        f"{_count(len(groups), 'group')} of duplicates: {_count(copies, 'duplicate')} to remove ({_size(spare)})"
         if groups
         else "no duplicates"
     )
@@ -231,4 +231,8 @@ def dupes_text(groups: tuple[DuplicateGroup, ...], images: Mapping[PurePosixPath
 
 def _described(image: ImageFile) -> str:
     size = f"{image.width}x{image.height}" if image.width is not None else "?x?"
-    return f"{image.path}  {size}  {image.bytes / 1000:,.0f} KB"
+    return f"{image.path}  {size}  {_size(image.bytes)}"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1_000_000 else f"{count / 1000:,.0f} KB"

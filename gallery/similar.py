@@ -38,6 +38,8 @@ from .variants import VariantSettings, open_image
 # Pictures are compared at up to this size: a changed word in 10 px type stays visible in a
 # 1920 px screenshot (at 768 px, a changed alarm name in a real console screenshot did not).
 PICTURE_SIDE = 2048
+REFINE_SIDE = 768  # alignment is refined at this size first (sub-pixel there), then once at full size
+HASH_SIDE = 512  # pHash looks at 32x32: a larger decode only costs time (a JPEG decodes at 1/4 or 1/8)
 # Crop hypotheses (left, top, right, bottom fractions cut) whose hashes a cropped copy can meet.
 _CUT = 0.08
 WINDOWS = (
@@ -88,21 +90,21 @@ class Fingerprint:
             return None
 
 
-def picture(data: bytes, max_pixels: int = VariantSettings().max_pixels) -> np.ndarray:
-    """The image upright, grey (transparency over white), at most PICTURE_SIDE, uniform borders trimmed.
+def picture(data: bytes, side: int = PICTURE_SIDE, max_pixels: int = VariantSettings().max_pixels) -> np.ndarray:
+    """The image upright, grey (transparency over white), at most `side` px, uniform borders trimmed.
 
     Opened like a variant source (allowed decoders only, pixel limit). ValueError when the bytes are
     not a decodable image.
     """
     image = open_image(data, max_pixels)
     try:
-        image.draft("L", (PICTURE_SIDE, PICTURE_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+        image.draft("L", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
         image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
         image = image.convert("L")
-        image.thumbnail((PICTURE_SIDE, PICTURE_SIDE), Image.Resampling.LANCZOS)
+        image.thumbnail((side, side), Image.Resampling.LANCZOS)
     except (OSError, SyntaxError, EOFError) as e:  # truncated or corrupt pixel data
         raise ValueError(f"cannot decode: {e}") from e
     return trimmed(np.asarray(image, dtype=np.uint8))
@@ -144,7 +146,7 @@ def _border_lines(pixels: np.ndarray, colour: float) -> int:
 
 def fingerprint(data: bytes) -> Fingerprint:
     """The image's window hashes (ValueError when it cannot be decoded)."""
-    return fingerprint_of(picture(data))
+    return fingerprint_of(picture(data, HASH_SIDE))
 
 
 def fingerprint_of(pixels: np.ndarray) -> Fingerprint:
@@ -192,18 +194,16 @@ def compare(a: np.ndarray, b: np.ndarray) -> Verdict:
     tried first; only when that finds a difference is a crop searched for.
     """
     whole, part = (a, b) if a.size >= b.size else (b, a)
-    size = (part.shape[1], part.shape[0])
     seen = part.astype(np.float32)
-    as_is = _verdict(whole, seen, _refined(whole, seen, (0.0, 0.0, float(whole.shape[1]), float(whole.shape[0])), size))
+    as_is = _verdict(whole, seen, _refined(whole, seen, (0.0, 0.0, float(whole.shape[1]), float(whole.shape[0]))))
     if as_is.same:
         return as_is
     forward, backward = _coarse_alignment(a, b), _coarse_alignment(b, a)
     (_, _, fraction), (whole, part) = (forward, (a, b)) if forward[0] >= backward[0] else (backward, (b, a))
     # the same search at 256 px around the best fraction; the refinement then corrects a fraction of a pixel
     _, box, _ = _search(whole, part, fraction + np.linspace(-0.015, 0.015, 7), 256)
-    size = (part.shape[1], part.shape[0])
     seen = part.astype(np.float32)
-    cropped = _verdict(whole, seen, _refined(whole, seen, box, size))
+    cropped = _verdict(whole, seen, _refined(whole, seen, box))
     return min(as_is, cropped, key=lambda verdict: (verdict.block, verdict.detail))
 
 
@@ -319,12 +319,18 @@ def _window_sums(values: np.ndarray, height: int, width: int) -> np.ndarray:
     return table[height:, width:] - table[:-height, width:] - table[height:, :-width] + table[:-height, :-width]
 
 
-def _refined(whole: np.ndarray, seen: np.ndarray, box: Sequence[float], size: tuple[int, int]) -> tuple[float, ...]:
-    """The box corrected to a fraction of a pixel: each of 3x3 patches says how far it is off
-    (phase correlation), and a line through those offsets gives the shift and the scale error."""
+def _refined(whole: np.ndarray, seen: np.ndarray, box: Sequence[float]) -> tuple[float, ...]:
+    """The box corrected to a fraction of a pixel: three rounds at up to 768 px, one at full size."""
+    small = _shrunk(seen.astype(np.uint8), REFINE_SIDE).astype(np.float32) if max(seen.shape) > REFINE_SIDE else seen
+    return _refined_at(whole, seen, _refined_at(whole, small, box, rounds=3), rounds=1)
+
+
+def _refined_at(whole: np.ndarray, seen: np.ndarray, box: Sequence[float], rounds: int) -> tuple[float, ...]:
+    """Each of 3x3 patches says how far the box is off (phase correlation), and a line through
+    those offsets gives the shift and the scale error; the box is in `whole`'s pixels at any size."""
     x0, y0, x1, y1 = box
-    width, height = size
-    for _ in range(3):
+    size = width, height = seen.shape[1], seen.shape[0]
+    for _ in range(rounds):
         shown = _resized(whole, size, (x0, y0, x1, y1))
         step_x, step_y = (x1 - x0) / width, (y1 - y0) / height
         offsets = []
