@@ -816,9 +816,9 @@ def test_sigkill_while_merging_duplicates_never_breaks_the_site(fast_dir: Path) 
     appeared, gone, ended = journal_window(site.copy(fast_dir / "timed"), MERGE_SIMILAR)
     changes = gone - appeared
     # a kill at any moment, then kills spread over the changes; timings shift on a busy machine, so go on
-    # (up to twice as long) until enough kills land while the run is changing the site
+    # (up to four times as long) until enough kills land while the run is changing the site
     kills = killed_mid_run = 0
-    while kills < 8 or (killed_mid_run < 4 and kills < 16):
+    while kills < 8 or (killed_mid_run < 4 and kills < 32):
         root = site.copy(fast_dir / f"kill-{kills}")
         if kills % 4 == 0:
             kill(root, "start", rng.random() * ended, MERGE_SIMILAR)
