@@ -28,6 +28,7 @@ from gallery.hashindex import (
     expected_seconds,
     near_pairs,
 )
+from gallery.similar import CANDIDATE_DISTANCE, WINDOWS, Fingerprint, candidate_pairs
 
 SEED = 20251126
 
@@ -123,6 +124,20 @@ def time_plans(hashes: np.ndarray, max_distance: int, repeat: int) -> None:
         )
 
 
+def time_candidates(images: int, rng: np.random.Generator) -> None:
+    """similar.candidate_pairs as dupes uses it: one hash per crop window of each image, at its distance."""
+    windows = len(WINDOWS)
+    hashes = random_hashes(images * windows, rng).reshape(images, windows)
+    fingerprints = [Fingerprint(tuple(int(h) for h in row)) for row in hashes]
+    started = time.perf_counter()
+    pairs = candidate_pairs(fingerprints)
+    seconds = time.perf_counter() - started
+    print(
+        f"candidates: {images} images x {windows} windows = {images * windows} hashes at distance "
+        f"{CANDIDATE_DISTANCE}: {len(pairs)} pairs, wall {seconds:.2f} s, peak RSS {peak_rss_mb():.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -130,7 +145,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check", type=int, default=5_000, help="hashes compared with brute force; 0 skips")
     parser.add_argument("--plans", action="store_true", help="time every candidate plan on the random set")
+    parser.add_argument(
+        "--images", type=int, default=0, help="instead: time the candidate stage of `gallery dupes` on N random images"
+    )
     args = parser.parse_args()
+    if args.images:
+        time_candidates(args.images, np.random.default_rng(SEED))
+        return
     rng = np.random.default_rng(SEED)
     random_set, realistic_set, flat_set = (
         random_hashes(args.n, rng),
