@@ -154,7 +154,8 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
         levels[rule] = Severity(level)
     check = dataclasses.replace(config.check, severity=tuple(levels.items()), ignore=config.check.ignore + ignore)
     result = scan_site(site, config)
-    duplicates = site_duplicates(site, config, result, similar=True)
+    wanted = check.severity_of("duplicate") != Severity.OFF  # detection decodes images: not for nothing
+    duplicates = site_duplicates(site, config, result, similar=True) if wanted else ()
     metadata = read_image_metadata(site, result.images)
     findings = find_findings(result, config, check, metadata, duplicates, read_accepts(site, result.pages))
     click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, result, check)))

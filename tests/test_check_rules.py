@@ -278,6 +278,17 @@ def test_severity_and_ignore_apply_to_the_new_rules(site_factory) -> None:
 # --- duplicate ---------------------------------------------------------------------------------
 
 
+def test_duplicate_detection_is_not_run_when_the_rule_is_off(site_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = site_factory({"content/p.md": "![a](/images/a.jpg)\n"})
+    make_image(root / "static/images/a.jpg", pattern=1, fmt="JPEG")
+
+    def decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("duplicates looked for although the rule is off")
+
+    monkeypatch.setattr("gallery.cli.site_duplicates", decoding)
+    assert run("check", str(root), "--severity", "duplicate=off")[0] == 0
+
+
 def test_identical_files_are_duplicates_of_the_copy_kept(site_factory) -> None:
     root = site_factory({"content/p.md": "![a](/images/a.jpg)\n"})
     a = make_image(root / "static/images/a.jpg", pattern=1, fmt="JPEG")
