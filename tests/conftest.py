@@ -8,7 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from PIL import Image, ImageDraw
+
+from gallery.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +30,9 @@ def write_site(root: Path, files: Mapping[str, str | bytes | None], config: str 
     """Write a site: text files as given, image files (value None) made by `make_image`."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "config.toml").write_text(
-        config if config is not None else 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n',
+        config
+        if config is not None
+        else 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n',
         encoding="utf-8",
     )
     for name, content in files.items():
@@ -49,6 +54,12 @@ def write_site(root: Path, files: Mapping[str, str | bytes | None], config: str 
 def site_factory(tmp_path: Path) -> Callable[..., Path]:
     """Build a site under tmp_path/site from a mapping of relative paths to contents."""
     return lambda files, config=None: write_site(tmp_path / "site", files, config)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """The real CLI, in-process: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
 
 
 def require_program(name: str) -> str:

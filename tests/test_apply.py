@@ -28,14 +28,12 @@ from urllib.parse import quote
 
 import piexif
 import pytest
-from click.testing import CliRunner
-from conftest import REPO, make_image, write_site
+from conftest import REPO, make_image, run, write_site
 from PIL import Image
 
 import gallery.fixrefs
 from gallery import apply as apply_module
 from gallery.apply import apply_plan, recover
-from gallery.cli import cli
 from gallery.config import Config, MergeMode
 from gallery.dupes import site_duplicates
 from gallery.fixrefs import plan_fix_refs
@@ -145,11 +143,6 @@ def build_site(root: Path, images: int = 150, pages: int = 60, seed: int = 7) ->
 
 
 # --- what a site looks like ----------------------------------------------------------------------
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def statuses(root: Path) -> dict[tuple[str, int], str]:

@@ -8,12 +8,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import piexif
 import pytest
-from click.testing import CliRunner
+from conftest import make_image, run
 from PIL import Image, ImageDraw
 
-from conftest import make_image
 from gallery.check import Accept, find_accepts, find_findings
-from gallery.cli import cli
 from gallery.config import Config
 from gallery.model import DuplicateGroup
 from gallery.plan import scan_site
@@ -39,11 +37,6 @@ def photo(path: Path, size: tuple[int, int] = (900, 700), pattern: int = 0) -> P
 
 def megabytes(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f}"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def lines(root: Path, *flags: str) -> list[str]:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import piexif
 import pytest
-from click.testing import CliRunner
+from conftest import make_image, run
 from PIL import Image
 
-from conftest import make_image
 from gallery.cli import cli
 
 PAGE = """---
@@ -44,11 +43,6 @@ def event_site(site_factory) -> Path:
     make_image(root / "static/images/Stage 1.jpg", pattern=1, fmt="JPEG")
     make_image(root / "static/images/unused.png", pattern=2, fmt="PNG")
     return root
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_scan_json_reports_every_status_with_exact_spans(site_factory) -> None:

@@ -9,12 +9,10 @@ import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
-from click.testing import CliRunner
-from conftest import make_image, write_site
+from conftest import make_image, run, write_site
 
 import gallery.fixrefs
 from gallery.apply import apply_plan, plan_from_json, plan_to_json
-from gallery.cli import cli
 from gallery.config import Config
 from gallery.fs import ORIGINALS, read_site_bytes
 from gallery.journal import site_lock
@@ -25,11 +23,6 @@ from gallery.site import read_site
 
 CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
 KEEP, DUPLICATE = "static/images/a.jpg", "static/images/b.jpg"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def scan(root: Path) -> list[dict]:

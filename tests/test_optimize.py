@@ -9,12 +9,9 @@ import tracemalloc
 from pathlib import Path, PurePosixPath
 
 import piexif
-import pytest
-from click.testing import CliRunner
-from conftest import make_image, write_site
+from conftest import make_image, run, write_site
 from PIL import Image
 
-from gallery.cli import cli
 from gallery.config import Config
 from gallery.metadata import read_metadata
 from gallery.optimize import plan_optimize
@@ -22,11 +19,6 @@ from gallery.plan import scan_site
 from gallery.site import read_site
 
 CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def scan(root: Path) -> list[dict]:

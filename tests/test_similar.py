@@ -8,12 +8,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import write_site
+from conftest import run, write_site
 from dupeset import COPIES, diagram, encode, flat_images, labelled_set, photo, screenshot
 from PIL import Image
 
-from gallery.cli import cli
 from gallery.config import Config
 from gallery.dupes import find_duplicates
 from gallery.manifest import manifest_from_json
@@ -22,11 +20,6 @@ from gallery.names import NameRules
 from gallery.similar import Fingerprint, candidate_pairs, compare, fingerprint, picture, similar_groups, trimmed
 
 PICTURES = {"photo": photo(101), "screenshot": screenshot(201), "diagram": diagram(301)}
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize("kind", PICTURES)
