@@ -71,9 +71,10 @@ def describe_variants(source: ImageFile, settings: VariantSettings) -> str:
     return f"{source.width}x{source.height}: {widths} px x {formats}"
 
 
-def read_manifest(root: Path, output: Output) -> dict[str, SourceEntry]:
+def read_manifest(root: Path, manifest: PurePosixPath) -> dict[str, SourceEntry]:
+    """The manifest's entries by source path; none when it is missing or unreadable (everything is stale)."""
     try:
-        return manifest_from_json(read_site_bytes(root, output.manifest))
+        return manifest_from_json(read_site_bytes(root, manifest))
     except OSError:
         return {}
 
@@ -90,7 +91,7 @@ def plan_builds(
         fresh = (
             entry is not None
             and entry.key == key
-            and (entry.bytes, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+            and entry.describes(stat)
             and all((root / variant.path).is_file() for variant in entry.variants)
         )
         if fresh and entry is not None:
@@ -149,7 +150,7 @@ def build_variants(
     `keep` holds variant files that pages still reference: they are never removed.
     """
     started = time.perf_counter()
-    manifest = read_manifest(root, output)
+    manifest = read_manifest(root, output.manifest)
     todo, entries = plan_builds(root, sources, manifest, settings)
     for source in sources:
         if progress is not None and str(source.path) in entries:

@@ -293,7 +293,7 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
             result = scan_site(site, config)
             sources = [image for image in result.images if is_under(image.path, target)]
         if dry_run:
-            todo, _ = plan_builds(site.root, sources, read_manifest(site.root, output), config.variants)
+            todo, _ = plan_builds(site.root, sources, read_manifest(site.root, output.manifest), config.variants)
             for job in todo:
                 click.echo(f"would render {job.source.path} ({describe_variants(job.source, config.variants)})")
             click.echo(f"would render variants of {len(todo)} of {len(sources)} images into {output.folder}")

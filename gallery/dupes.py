@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
+from .build import read_manifest
 from .config import Config
 from .fs import iter_folder_images, read_image_file, read_site_bytes
-from .manifest import manifest_from_json
 from .model import DuplicateGroup, ImageFile, ScanResult, ScanWarning
 from .names import NameRules, normalized_name
 from .similar import Fingerprint, similar_groups
@@ -47,17 +47,14 @@ def site_duplicates(site: Site, config: Config, scan: ScanResult, similar: bool 
 def _manifest_fingerprints(
     root: Path, manifest: PurePosixPath, images: Iterable[ImageFile]
 ) -> dict[PurePosixPath, Fingerprint]:
-    try:
-        entries = manifest_from_json(read_site_bytes(root, manifest))
-    except OSError:
-        return {}
+    entries = read_manifest(root, manifest)
     known = {}
     for image in images:
         entry = entries.get(str(image.path))
-        if entry is None or entry.bytes != image.bytes:
+        if entry is None:
             continue
         try:
-            unchanged = os.stat(root / image.path).st_mtime_ns == entry.mtime_ns
+            unchanged = entry.describes(os.stat(root / image.path))
         except OSError:
             continue
         if unchanged and (found := Fingerprint.from_text(entry.fingerprint)) is not None:

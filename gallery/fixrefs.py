@@ -41,7 +41,7 @@ from .model import (
     Status,
 )
 from .names import NameRules, normalized_name
-from .optimize import _unread_uses, is_under, page_edits
+from .optimize import find_unread_uses, is_under, page_edits
 from .resolve import PublishedIndex, index_published, resolve_ref
 from .site import Site
 
@@ -203,7 +203,7 @@ def _reasons_to_keep(
     real = {path: os.path.realpath(site.root / path) for group in groups for path in (group.keep, *group.duplicates)}
     shared = Counter(real.values())
     names_elsewhere = find_names_outside_content(site, {duplicate.name for duplicate in duplicates}, {manifest})
-    unread_uses = _unread_uses(read, scan, [(duplicate, duplicate) for duplicate in duplicates])
+    unread_uses = find_unread_uses(read, scan, [(duplicate, duplicate) for duplicate in duplicates])
     reasons = {}
     for duplicate in duplicates:
         if shared[real[duplicate]] > 1:

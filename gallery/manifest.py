@@ -6,6 +6,7 @@ Default path `data/gallery.json`, so Hugo templates can read it as `site.Data.ga
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
@@ -42,6 +43,10 @@ class SourceEntry:
     fingerprint: str  # similar.Fingerprint.to_text(): duplicate detection's hashes; "" for SVG
     key: str  # the encoder settings (VariantSettings.key) the variants were made with
     variants: tuple[VariantEntry, ...]
+
+    def describes(self, stat: os.stat_result) -> bool:
+        """Whether the file as `stat` finds it now is the source this entry was made from (no reading)."""
+        return (self.bytes, self.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def variant_name(source: PurePosixPath, digest: str, width: int, fmt: str) -> str:

@@ -51,7 +51,7 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     folders_elsewhere = find_folders_outside_content(
         site, {f for old, new in wanted.renames for f in _moved(old, new)}, manifest
     )
-    unread_uses = _unread_uses(read, scan, wanted.renames)
+    unread_uses = find_unread_uses(read, scan, wanted.renames)
     refs_by_file: dict[PurePosixPath, list[ImageRef]] = defaultdict(list)
     for ref in scan.refs:
         if ref.file is not None:
@@ -118,7 +118,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _TEXT_ATTRIBUTE = re.compile(r"(?:alt|title)\s*=\s*[\"']$")
 
 
-def _unread_uses(
+def find_unread_uses(
     read: Callable[[PurePosixPath], bytes],
     scan: ScanResult,
     renames: Iterable[tuple[PurePosixPath, PurePosixPath]],
