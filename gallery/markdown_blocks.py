@@ -9,6 +9,7 @@ nothing here builds a document tree.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -138,7 +139,7 @@ class _Parser:
         if block.kind == "para":
             self.finish_paragraph(block.lines)
         elif block.kind == "html":
-            self.html.append(Region.from_pieces(block.lines))
+            self.html.append(dataclasses.replace(Region.from_pieces(block.lines), html=True))
         elif block.kind in ("fence", "icode"):
             self.quiet.append((block.start, end))
 

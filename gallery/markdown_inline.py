@@ -8,6 +8,7 @@ can rewrite the URL in place.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Region:
     starts: tuple[int, ...]  # offset in `text` where each piece starts
     origins: tuple[int, ...]  # offset in the source of each piece's first character
     rendered: bool = True
+    html: bool = False  # an HTML block's text
 
     @classmethod
     def from_pieces(cls, pieces: list[tuple[int, str]], rendered: bool = True) -> Region:
@@ -83,6 +85,10 @@ class InlineFind:
     is_image: bool
     dest: Destination | None
     label: str | None  # normalized reference label, for reference-style images and links
+    start: int = 0  # the whole construct: from `![` (or `[`) to after `)` or `]`
+    end: int = 0
+    text_end: int = 0  # the `]` closing the alt text (or link text), which starts at start + 2 (+ 1)
+    title: str | None = None  # decoded, for an inline destination with a title
 
 
 @dataclass(slots=True)
@@ -348,6 +354,7 @@ def _close_bracket(
     find, end = _link_tail(text, text_start, i + 1, opener.is_image, labels, memo)
     if find is None:
         return i + 1
+    find = dataclasses.replace(find, start=opener.position, end=end, text_end=i)
     if opener.is_image:
         # Images inside an image's brackets become its alt text, not images.
         del finds[opener.finds_before :]
@@ -367,11 +374,13 @@ def _link_tail(
         start = skip_space(text, pos + 1)
         if (span := destination_span(text, start, memo)) is not None:
             after = skip_space(text, span[1] + (1 if text.startswith("<", start) else 0))
+            title = None
             if (title_end := parse_title(text, after, memo)) is not None:  # Goldmark: `<a>"t"` needs no space
+                title = unescape(text[after + 1 : title_end - 1])
                 after = skip_space(text, title_end)
             if after < len(text) and text[after] == ")":
                 dest = Destination(unescape(text[span[0] : span[1]]), *span)
-                return InlineFind(is_image, dest, None), after + 1
+                return InlineFind(is_image, dest, None, title=title), after + 1
     label_start, label_end, end = text_start, pos - 1, pos  # the bracket text itself, by default
     if pos < len(text) and text[pos] == "[":
         if (closed := parse_label(text, pos)) is not None:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .markdown_inline import Memo, Region, normalize_label, parse_destination, parse_label, parse_title, skip_space
+from .markdown_inline import (
+    Memo,
+    Region,
+    normalize_label,
+    parse_destination,
+    parse_label,
+    parse_title,
+    skip_space,
+    unescape,
+)
 
 TABLE_DELIMITER = re.compile(r"\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*$")
 TABLE_PIPE = re.compile(r"(?<!\\)\|")  # as in Goldmark, any `|` after a backslash is kept, even `\\|`
@@ -24,6 +33,7 @@ class RefDefinition:
     url: str
     start: int
     end: int
+    title: str | None = None  # decoded
 
 
 def paragraph_regions(lines: list[tuple[int, str]], definitions: dict[str, RefDefinition]) -> list[Region]:
@@ -77,18 +87,17 @@ def _parse_definition(region: Region, start: int, memo: Memo, definitions: dict[
     line_end = _line_end_after_space(text, end)
     title_start = skip_space(text, end)
     title_end = parse_title(text, title_start, memo) if title_start > end else None
+    title = None
     if title_end is not None and (after := _line_end_after_space(text, title_end)) is not None:
-        end_of_def = after
+        end_of_def, title = after, unescape(text[title_start + 1 : title_end - 1])
     elif line_end is not None:
         end_of_def = line_end
     else:
         return None
     label = normalize_label(text[start + 1 : label_end - 1])
+    dest_start_source = region.source_offset(dest.start)
     definitions.setdefault(
-        label,
-        RefDefinition(
-            dest.url, region.source_offset(dest.start), region.source_offset(dest.start) + dest.end - dest.start
-        ),
+        label, RefDefinition(dest.url, dest_start_source, dest_start_source + dest.end - dest.start, title)
     )
     return end_of_def
 

@@ -47,6 +47,29 @@ class RawRef:
     column: int  # 1-based, in characters
     raw_html: bool = False  # written as raw HTML: Hugo drops it unless unsafe=true
     rendered: bool = True  # False for Markdown inside an HTML block (printed as text)
+    generated: bool = False  # a variant URL in markup gallery wrote: rewritten with it, never fixed alone
+    original: bool = False  # the URL that markup replaced, kept in its data-gallery: resolves, but no browser loads it
+
+
+@dataclass(frozen=True, slots=True)
+class ImageElement:
+    """The whole markup showing one image on a page: what the rewriter replaces.
+
+    Markdown images, reference images (the usage, not the definition), raw `<img>` tags and
+    `figure` shortcodes; or an element gallery wrote earlier, with the markup it replaced.
+    """
+
+    kind: RefKind  # of the reference naming the image (for one gallery wrote: of its original)
+    start: int  # byte offsets of the element in the file
+    end: int
+    line: int
+    url_start: int  # byte offset of the URL naming the image: the `start` of that RawRef
+    alt: str | None = None
+    title: str | None = None
+    attributes: tuple[tuple[str, str | None], ...] = ()  # a raw <img>'s, or a figure's parameters
+    original: str | None = None  # set when gallery wrote this element: the markup it replaced
+    unwritable: str = ""  # why the rewriter must leave it as it is (a Markdown caption, a quote's markers)
+    block: bool = False  # it starts an HTML block, which the markup replacing it must start too
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,11 @@ errors="surrogateescape" (BOM kept), so re-encoding gives exact byte offsets.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from html.entities import html5
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 from .config import Config
 from .frontmatter import FrontMatter, find_front_matter_urls, split_front_matter
 from .markdown_blocks import parse_blocks
-from .markdown_inline import Region, scan_inline
-from .model import RawRef, RefKind
+from .markdown_inline import InlineFind, Region, scan_inline, unescape
+from .markdown_paragraphs import RefDefinition
+from .model import ImageElement, RawRef, RefKind
+from .picture import Written, find_written
 
 TAG_START = re.compile(r"<(?:img|source|a)(?=[\s/>])", re.IGNORECASE)
 # As a browser reads a tag: a quote opens a value only after `=`, and one left open runs to the end.
@@ -39,6 +42,11 @@ SHORTCODE = re.compile(
 )
 SHORTCODE_PARAM = re.compile(r"""(?:([A-Za-z_][\w\-]*)\s*=\s*)?("(?:\\.|[^"\\])*"|`[^`]*`|[^\s"`=]+)""")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
+# Emphasis and strike-through delimiters, code backticks; `_` only where it cannot be inside a word.
+EMPHASIS = re.compile(r"(?<!\\)(?:\*+|~~|`+)|(?<![\w\\])_+(?=\w)|(?<=\w)_+(?!\w)")
+# A figure caption, title or credit holding any of these is Markdown or HTML Hugo renders: kept as a shortcode.
+NOT_PLAIN = re.compile(r"[*_`\[\]<>&\\~]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class PageScan:
     refs: tuple[RawRef, ...]
     front_matter: dict[str, Any]  # top-level scalar values (url, slug, ...)
     problems: tuple[str, ...]  # one-line messages, without the file name
+    elements: tuple[ImageElement, ...] = ()  # the markup around each shown image, for the rewriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +67,31 @@ class _Span:
     end: int
     raw_html: bool = False
     rendered: bool = True
+    generated: bool = False
+    original: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Element:
+    """An ImageElement in character offsets."""
+
+    kind: RefKind
+    start: int
+    end: int
+    url_start: int
+    alt: str | None = None
+    title: str | None = None
+    attributes: tuple[tuple[str, str | None], ...] = ()
+    original: str | None = None
+    unwritable: str = ""
+    block: bool = False
 
 
 def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
     """Every image reference in a content file; `markdown=False` for HTML content files."""
     front, problems = split_front_matter(text)
     spans: list[_Span] = []
+    elements: list[_Element] = []
     body = front.body_start if front else int(text.startswith("\ufeff"))  # Hugo drops a BOM
     if front:
         spans += (
@@ -71,44 +99,50 @@ def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
             for url, s, e in find_front_matter_urls(text, front, config.frontmatter_keys, problems)
         )
     if markdown:
-        quiet = _scan_markdown(text, body, config, spans)
+        quiet = _scan_markdown(text, body, config, spans, elements)
     else:
         region = Region.from_pieces([(body, text[body:])])
-        quiet = list(_html_block_spans(region, spans, config))
-    spans += _shortcode_spans(text, body, config, quiet)
+        quiet = list(_html_block_spans(region, spans, elements, config, {}))
+    spans += _shortcode_spans(text, body, config, quiet, elements)
+    unique = _unique(spans)
+    offsets = _ByteOffsets(text)
     return PageScan(
-        refs=_located(text, _unique(spans)),
+        refs=_located(text, unique),
         front_matter=front.values if front else {},
         problems=tuple(problems),
+        elements=tuple(offsets.element(e) for e in sorted(elements, key=lambda e: e.start)),
     )
 
 
-def _scan_markdown(text: str, body: int, config: Config, spans: list[_Span]) -> list[tuple[int, int]]:
+def _scan_markdown(
+    text: str, body: int, config: Config, spans: list[_Span], elements: list[_Element]
+) -> list[tuple[int, int]]:
     """Add the Markdown and raw HTML references of the body; return spans with no shortcodes."""
     blocks = parse_blocks(text, body)
     definitions = blocks.definitions
     quiet = list(blocks.quiet)
     for region in blocks.inline:
         finds, tags, inline_quiet = scan_inline(region.text, definitions)
+        starts = {start for start, _ in tags}
+        written = [w for w in find_written(region.text) if w.start in starts]
         for find in finds:
-            if find.dest is not None:
-                url = find.dest.url
-                start = region.source_offset(find.dest.start)
-                end = start + find.dest.end - find.dest.start
-                kind = RefKind.MARKDOWN if find.is_image else RefKind.LINK
-            else:
-                definition = definitions[find.label or ""]
-                url, start, end = definition.url, definition.start, definition.end
-                kind = RefKind.REFERENCE if find.is_image else RefKind.LINK
-            if find.is_image or _is_image_url(url, config):
-                spans.append(_Span(kind, url, start, end, rendered=region.rendered))
+            span = _find_span(find, definitions, region.source_offset, region.rendered)
+            if find.is_image or _is_image_url(span.url, config):
+                spans.append(span)
+            if find.is_image and region.rendered:
+                elements.append(
+                    _markdown_element(find, text, region.text, span.start, definitions, region.source_offset)
+                )
         for tag_start, tag_end in tags:
             if not _in_shortcode(region.text, tag_start):
-                origin = region.source_offset(tag_start)
-                spans += _tag_spans(region.text[tag_start:tag_end], origin, config, region.rendered)
+                generated = any(w.start < tag_start < w.end for w in written)
+                target = None if generated or _in_picture(region.text, tag_start) else elements
+                _add_tag(region, tag_start, tag_end, config, spans, target, generated)
+        for found in written:
+            _add_written(found, region.text, region, config, definitions, spans, elements)
         quiet += ((region.source_offset(a), region.source_offset(b - 1) + 1) for a, b in inline_quiet)
     for region in blocks.html:
-        quiet += _html_block_spans(region, spans, config)
+        quiet += _html_block_spans(region, spans, elements, config, definitions)
         # Markdown inside an HTML block is printed as text: Hugo shows `![](x)` literally.
         if "[" not in region.text:
             continue  # no image syntax at all
@@ -120,7 +154,13 @@ def _scan_markdown(text: str, body: int, config: Config, spans: list[_Span]) -> 
     return quiet
 
 
-def _html_block_spans(region: Region, spans: list[_Span], config: Config) -> Iterator[tuple[int, int]]:
+def _html_block_spans(
+    region: Region,
+    spans: list[_Span],
+    elements: list[_Element],
+    config: Config,
+    definitions: dict[str, RefDefinition],
+) -> Iterator[tuple[int, int]]:
     """Add the tags of an HTML block (outside comments and script/style); yield the comments."""
     text = region.text
     for comment in HTML_COMMENT.finditer(text):
@@ -128,16 +168,158 @@ def _html_block_spans(region: Region, spans: list[_Span], config: Config) -> Ite
     visible = _blank_comments(text)
     if RAW_TEXT_START.search(visible):
         visible = RAW_TEXT_ELEMENT.sub(lambda m: " " * len(m.group(0)), visible)
+    written = find_written(visible)
+    for found in written:
+        _add_written(found, visible, region, config, definitions, spans, elements)
     position = 0
     while (start := TAG_START.search(visible, position)) is not None:
         tag = TAG.match(visible, start.start())
         if tag is None:
             return  # a tag left open runs to the end of the text, in a browser too: no more tags
         if not _in_shortcode(visible, tag.start()):
-            spans += _tag_spans(
-                text[tag.start() : tag.end()], region.source_offset(tag.start()), config, region.rendered
-            )
+            generated = any(w.start < tag.start() < w.end for w in written)
+            target = None if generated or _in_picture(visible, tag.start()) else elements
+            _add_tag(region, tag.start(), tag.end(), config, spans, target, generated)
         position = tag.end()
+
+
+def _find_span(
+    find: InlineFind, definitions: dict[str, RefDefinition], source_offset: Callable[[int], int], rendered: bool
+) -> _Span:
+    """The URL span of an image or link find: its destination, or its reference definition's."""
+    if find.dest is not None:
+        start = source_offset(find.dest.start)
+        kind = RefKind.MARKDOWN if find.is_image else RefKind.LINK
+        return _Span(kind, find.dest.url, start, start + find.dest.end - find.dest.start, rendered=rendered)
+    definition = definitions[find.label or ""]
+    kind = RefKind.REFERENCE if find.is_image else RefKind.LINK
+    return _Span(kind, definition.url, definition.start, definition.end, rendered=rendered)
+
+
+def _markdown_element(
+    find: InlineFind,
+    source: str,
+    text: str,
+    url_start: int,
+    definitions: dict[str, RefDefinition],
+    source_offset: Callable[[int], int],
+) -> _Element:
+    title = find.title if find.dest is not None else definitions[find.label or ""].title
+    kind = RefKind.MARKDOWN if find.dest is not None else RefKind.REFERENCE
+    start, end = source_offset(find.start), source_offset(find.end - 1) + 1
+    # Across lines in a block quote (or a list item) the source holds markers the region left out; kept
+    # in data-gallery, they would read as part of the alt text when the element is read again.
+    split = _folded(source[start:end]) != _folded(text[find.start : find.end])
+    why = "it runs over several lines inside a block quote or list item: join them to one line" if split else ""
+    return _Element(kind, start, end, url_start, _alt_text(text[find.start + 2 : find.text_end]), title, unwritable=why)
+
+
+def _folded(markdown: str) -> str:
+    return LINE_BREAK.sub(" ", markdown)
+
+
+def _alt_text(markdown: str) -> str:
+    """The plain text of an image description, as Goldmark writes it into `alt`: emphasis marks and code
+    backticks dropped, escapes and entities decoded, line breaks kept (nearly: a lone `*` goes too)."""
+    return unescape(EMPHASIS.sub("", markdown)).replace("\r\n", "\n")
+
+
+def _add_tag(
+    region: Region,
+    tag_start: int,
+    tag_end: int,
+    config: Config,
+    spans: list[_Span],
+    elements: list[_Element] | None,
+    generated: bool,
+) -> None:
+    """Add the references of one raw HTML tag and, for an `<img>` with a `src` and no `srcset`, its element."""
+    tag = region.text[tag_start:tag_end]
+    found = list(_tag_spans(tag, region.source_offset(tag_start), config, region.rendered, generated))
+    spans += found
+    if elements is None or not region.rendered or not tag[1:4].lower() == "img":
+        return
+    source = next((span for span in found if span.kind == RefKind.HTML), None)
+    if source is None or any(span.kind == RefKind.SRCSET for span in found):
+        return
+    start, end = region.source_offset(tag_start), region.source_offset(tag_end - 1) + 1
+    # An <img> alone on the first line of an HTML block is what makes it a block (CommonMark's kind 7).
+    block = region.html and not region.text[:tag_start].strip(" ")
+    elements.append(_Element(RefKind.HTML, start, end, source.start, attributes=_attributes(tag), block=block))
+
+
+def _attributes(tag: str) -> tuple[tuple[str, str | None], ...]:
+    """A tag's attributes as written (names as spelled, values decoded), in order."""
+    match = TAG.match(tag)
+    if match is None:
+        return ()
+    found = []
+    for attribute in ATTRIBUTE.finditer(tag, match.start(2), match.end(2)):
+        value = next((attribute.group(g) for g in (2, 3, 4) if attribute.group(g) is not None), None)
+        found.append((attribute.group(1), None if value is None else _attribute_value(value)))
+    return tuple(found)
+
+
+def _in_picture(text: str, position: int) -> bool:
+    """Whether `position` is inside a `<picture>` the author wrote (its sources are the author's choice)."""
+    return text.rfind("<picture", 0, position) > text.rfind("</picture", 0, position)
+
+
+def _add_written(
+    found: Written,
+    text: str,
+    region: Region,
+    config: Config,
+    definitions: dict[str, RefDefinition],
+    spans: list[_Span],
+    elements: list[_Element],
+) -> None:
+    """Add the reference inside an element gallery wrote (its original's URL) and the element itself.
+
+    The original's URL is a live reference: renames and merges edit it in place, so the
+    original always resolves and the element can be written again or reverted.
+    """
+    inner_spans: list[_Span] = []
+    inner_elements: list[_Element] = []
+    original = found.original
+    if original.startswith("{{"):
+        inner_spans += _shortcode_spans(original, 0, config, [], inner_elements)
+    elif original.startswith("<"):
+        _add_tag(Region.from_pieces([(0, original)]), 0, len(original), config, inner_spans, inner_elements, False)
+    else:
+        finds, _, _ = scan_inline(original, definitions)
+        for find in finds:
+            if find.is_image:
+                span = _find_span(find, definitions, lambda i: i, region.rendered)
+                inner_spans.append(span)
+                inner_elements.append(_markdown_element(find, original, original, span.start, definitions, lambda i: i))
+    if len(inner_elements) != 1:
+        return  # not an original gallery wrote; its tags were read as they are
+    element = inner_elements[0]
+    source_offset, rendered, region_html = region.source_offset, region.rendered, region.html
+
+    def page(position: int) -> int:
+        return source_offset(found.offsets[position])
+
+    reference = element.kind == RefKind.REFERENCE  # its URL is in the page's definition, already read
+    for span in inner_spans:
+        if span.start == element.url_start and not reference:
+            start, end = page(span.start), page(span.end)
+            spans.append(_Span(span.kind, span.url, start, end, raw_html=True, rendered=rendered, original=True))
+    url_start = element.url_start if reference else page(element.url_start)
+    if reference:
+        definition_span = next(s for s in inner_spans if s.start == element.url_start)
+        spans.append(dataclasses.replace(definition_span, raw_html=True, rendered=rendered, original=True))
+    elements.append(
+        dataclasses.replace(
+            element,
+            block=region_html and not text[: found.start].strip(" "),
+            start=source_offset(found.start),
+            end=source_offset(found.end - 1) + 1,
+            url_start=url_start,
+            original=original,
+        )
+    )
 
 
 def _in_shortcode(text: str, tag_start: int) -> bool:
@@ -152,7 +334,7 @@ def _blank_comments(text: str) -> str:
     return HTML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
-def _tag_spans(tag: str, origin: int, config: Config, rendered: bool) -> Iterator[_Span]:
+def _tag_spans(tag: str, origin: int, config: Config, rendered: bool, generated: bool = False) -> Iterator[_Span]:
     """References in one raw HTML tag: img src/srcset, source srcset, a href to an image."""
     match = TAG.match(tag)
     if match is None:
@@ -167,16 +349,16 @@ def _tag_spans(tag: str, origin: int, config: Config, rendered: bool) -> Iterato
         value = attribute.group(group)
         if attr == "srcset" and name in ("img", "source"):
             for a, b in _srcset_candidates(value):
-                yield _Span(
-                    RefKind.SRCSET, _attribute_value(value[a:b]), value_start + a, value_start + b, True, rendered
-                )
+                url = _attribute_value(value[a:b])
+                yield _Span(RefKind.SRCSET, url, value_start + a, value_start + b, True, rendered, generated)
         elif (name, attr) == ("img", "src") or (
             (name, attr) == ("a", "href") and _is_image_url(_attribute_value(value), config)
         ):
             kind = RefKind.HTML if name == "img" else RefKind.LINK
             lead = len(value) - len(value.lstrip())
             url = value.strip()
-            yield _Span(kind, _attribute_value(url), value_start + lead, value_start + lead + len(url), True, rendered)
+            end = value_start + lead + len(url)
+            yield _Span(kind, _attribute_value(url), value_start + lead, end, True, rendered, generated)
 
 
 def _attribute_value(value: str) -> str:
@@ -221,8 +403,10 @@ def _srcset_candidates(value: str) -> Iterator[tuple[int, int]]:
             yield start, end
 
 
-def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int, int]]) -> Iterator[_Span]:
-    """URL parameters of the configured shortcodes, outside code and comments."""
+def _shortcode_spans(
+    text: str, body: int, config: Config, quiet: list[tuple[int, int]], elements: list[_Element]
+) -> Iterator[_Span]:
+    """URL parameters of the configured shortcodes, outside code and comments; `figure` elements too."""
     if "{{" not in text:
         return
     wanted = dict(config.shortcodes)
@@ -235,6 +419,8 @@ def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int
         if index >= 0 and quiet_starts[index][1] > match.start():
             continue
         params = wanted[match.group("name")]
+        named: dict[str, str] = {}
+        url_start = None
         position = 0
         for param in SHORTCODE_PARAM.finditer(
             text, match.start("params"), match.start("params") + _params_end(match.group("params"))
@@ -242,15 +428,23 @@ def _shortcode_spans(text: str, body: int, config: Config, quiet: list[tuple[int
             key = param.group(1)
             selected = key in params if key else position in params
             position += 0 if key else 1
-            if not selected:
-                continue
             raw, start = param.group(2), param.start(2)
             if raw[0] in '"`':
                 raw, start = raw[1:-1], start + 1
-                url = re.sub(r"\\(.)", r"\1", raw) if text[start - 1] == '"' else raw
+                value = re.sub(r"\\(.)", r"\1", raw) if text[start - 1] == '"' else raw
             else:
-                url = raw
-            yield _Span(RefKind.SHORTCODE, url, start, start + len(raw))
+                value = raw
+            if key:
+                named[key] = value
+            if selected:
+                url_start = start
+                yield _Span(RefKind.SHORTCODE, value, start, start + len(raw))
+        if match.group("name") == "figure" and url_start is not None and match.group("open") == "<":
+            marked = any(NOT_PLAIN.search(named.get(k, "")) for k in ("caption", "title", "attr"))
+            why = "the figure's caption, title or credit holds Markdown or HTML" if marked else ""
+            alt = named.get("alt") or named.get("caption")
+            shown = _Element(RefKind.SHORTCODE, match.start(), match.end(), url_start, alt, None, tuple(named.items()))
+            elements.append(dataclasses.replace(shown, unwritable=why))
 
 
 def _params_end(params: str) -> int:
@@ -275,9 +469,14 @@ def _unique(spans: Iterable[_Span]) -> list[_Span]:
     seen: dict[tuple[int, int], _Span] = {}
     for span in spans:
         kept = seen.setdefault((span.start, span.end), span)
-        if (span.rendered, span.kind != RefKind.LINK) > (kept.rendered, kept.kind != RefKind.LINK):
+        if _weight(span) > _weight(kept):
             seen[span.start, span.end] = span
     return sorted(seen.values(), key=lambda s: s.start)
+
+
+def _weight(span: _Span) -> tuple[bool, bool, bool]:
+    """Which of two spans at one place (a definition used twice) describes it: rendered, an image, loaded."""
+    return span.rendered, span.kind != RefKind.LINK, not span.original
 
 
 def _located(text: str, spans: list[_Span]) -> tuple[RawRef, ...]:
@@ -295,8 +494,61 @@ def _located(text: str, spans: list[_Span]) -> tuple[RawRef, ...]:
         start = span.start if ascii_text else byte_position
         end = start + len(text[span.start : span.end].encode("utf-8", "surrogateescape"))
         column = span.start - (text.rfind("\n", 0, span.start) + 1) + 1 - (bom if line == 1 else 0)
-        refs.append(RawRef(span.kind, span.url, start, end, line, column, span.raw_html, span.rendered))
+        refs.append(
+            RawRef(
+                span.kind,
+                span.url,
+                start,
+                end,
+                line,
+                column,
+                span.raw_html,
+                span.rendered,
+                span.generated,
+                span.original,
+            )
+        )
     return tuple(refs)
+
+
+class _ByteOffsets:
+    """Character offsets of a text as byte offsets (UTF-8, surrogateescape) and line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.line_bytes: list[int] | None = None
+
+    def line(self, position: int) -> int:
+        return bisect_right(self.line_starts, position)
+
+    def byte(self, position: int) -> int:
+        if self.text.isascii():
+            return position
+        if self.line_bytes is None:
+            self.line_bytes, total, previous = [], 0, 0
+            for start in self.line_starts:
+                total += len(self.text[previous:start].encode("utf-8", "surrogateescape"))
+                self.line_bytes.append(total)
+                previous = start
+        index = self.line(position) - 1
+        start = self.line_starts[index]
+        return self.line_bytes[index] + len(self.text[start:position].encode("utf-8", "surrogateescape"))
+
+    def element(self, found: _Element) -> ImageElement:
+        return ImageElement(
+            found.kind,
+            self.byte(found.start),
+            self.byte(found.end),
+            self.line(found.start),
+            self.byte(found.url_start),
+            found.alt,
+            found.title,
+            found.attributes,
+            found.original,
+            found.unwritable,
+            found.block,
+        )
 
 
 def is_markdown(name: str) -> bool:
