@@ -87,9 +87,11 @@ def find_findings(
     metadata: Mapping[PurePosixPath, Metadata],
     duplicates: tuple[DuplicateGroup, ...],
     accepts: tuple[Accept, ...] = (),
+    unoptimized: tuple[Finding, ...] = (),
 ) -> tuple[Finding, ...]:
     """Every finding of every enabled rule at its configured severity, less what `accepts` accepts:
-    references, then the accept comments' own warnings, then images.
+    references, then the accept comments' own warnings, then images, then `unoptimized` (the
+    rewriter's findings, already at their page line).
 
     An image finding points at the first page line (of a page not ignored) that uses the image,
     or at the image itself when no page does.
@@ -119,7 +121,12 @@ def find_findings(
         shown = next((ref for ref in refs if not _ignored(check.ignore, ref.page)), None)
         images.append(finding if shown is None else dataclasses.replace(finding, page=shown.page, line=shown.ref.line))
     accept_warnings = [f for f in _accept_findings(accepts) if not _ignored(check.ignore, f.page)]
-    return (*_configured(references, check), *accept_warnings, *_configured(images, check))
+    markup = [
+        f
+        for f in unoptimized
+        if not any(f.rule in accepted.get((f.page, line), ()) for line in (f.line, (f.line or 0) - 1))
+    ]
+    return (*_configured(references, check), *accept_warnings, *_configured(images, check), *_configured(markup, check))
 
 
 def summarize(findings: tuple[Finding, ...], result: ScanResult, check: CheckConfig) -> CheckSummary:
@@ -228,6 +235,8 @@ def _configured(findings: Iterable[Finding], check: CheckConfig) -> Iterator[Fin
 
 
 def _reference_finding(ref: ImageRef) -> Finding | None:
+    if ref.ref.generated:
+        return None  # a variant URL in gallery's markup: the rewriter's `unoptimized` findings cover it
     rule = RULE_OF_STATUS.get(ref.status)
     return None if rule is None else Finding(rule, "", problem_message(ref), ref.page, ref.ref.line, ref.file)
 

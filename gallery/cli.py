@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from .dupes import folder_duplicates, site_duplicates
 from .errors import ConfigError, GalleryError
 from .fixrefs import plan_fix_refs
 from .fs import ORIGINALS, read_site_bytes
+from .hugo_config import enable_unsafe_html as enable_unsafe_html_in
 from .journal import journal_path, site_lock
 from .model import ImageFile, Plan, Report, ScanResult
 from .optimize import is_under, plan_optimize
@@ -45,6 +47,7 @@ from .report import (
     scan_text,
     summary_text,
 )  # fmt: skip
+from .rewrite import plan_revert, plan_rewrite
 from .site import Site, find_site_root, read_site
 
 EXIT_FINDINGS = 1
@@ -157,7 +160,12 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     wanted = check.severity_of("duplicate") != Severity.OFF  # detection decodes images: not for nothing
     duplicates = site_duplicates(site, config, result, similar=True) if wanted else ()
     metadata = read_image_metadata(site, result.images)
-    findings = find_findings(result, config, check, metadata, duplicates, read_accepts(site, result.pages))
+    unoptimized = ()
+    if check.severity_of("unoptimized") != Severity.OFF:
+        rewrite = plan_rewrite(site, config, PurePosixPath("."), result, _reader(site))
+        unoptimized = rewrite.findings
+    accepts = read_accepts(site, result.pages)
+    findings = find_findings(result, config, check, metadata, duplicates, accepts, unoptimized)
     click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, result, check)))
     _warn(result.warnings)
     if result.warnings:
@@ -377,8 +385,19 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
 @dry_run_option
 @click.option("--merge-similar", is_flag=True, help="Merge perceptual duplicates too (merge_duplicates = similar).")
 @click.option("--no-merge", is_flag=True, help="Merge no duplicates in this run (merge_duplicates = off).")
-def fix_refs_cmd(folder: Path, dry_run: bool, merge_similar: bool, no_merge: bool) -> None:
-    """Repair broken image references in the pages under FOLDER where the fix is certain, and merge duplicates.
+@click.option(
+    "--revert", is_flag=True, help="Put back the markup every <picture> gallery wrote replaced; nothing else."
+)
+@click.option(
+    "--enable-unsafe-html",
+    is_flag=True,
+    help="Set markup.goldmark.renderer.unsafe = true in the Hugo config, which <picture> markup needs.",
+)
+def fix_refs_cmd(
+    folder: Path, dry_run: bool, merge_similar: bool, no_merge: bool, revert: bool, enable_unsafe_html: bool
+) -> None:
+    """Repair broken image references in the pages under FOLDER where the fix is certain, merge duplicates,
+    and write every shown image as a <picture> with AVIF and WebP srcsets.
 
     A URL that differs from the file only in case gets the file's spelling; a missing file
     with exactly one close match (doubled extension, doubled folder, same name elsewhere)
@@ -389,18 +408,63 @@ def fix_refs_cmd(folder: Path, dry_run: bool, merge_similar: bool, no_merge: boo
     duplicate is removed (a perceptual one is kept in .gallery/originals). A duplicate used
     outside FOLDER or by a layout, data, config or CSS file stays, and is reported.
 
+    Each Markdown image, reference image, raw <img> and figure shortcode whose image has
+    variants (`gallery optimize`) becomes one line of <picture> markup: AVIF and WebP sources,
+    a fallback <img> with srcset, sizes ([gallery] sizes, or a page's `gallery_sizes`),
+    width, height, loading="lazy" and decoding="async"; URLs in the form the original took.
+    The original markup is kept in the element's data-gallery attribute: a later run
+    updates the markup when the variants changed, and --revert puts the original back.
+    Hugo drops raw HTML unless markup.goldmark.renderer.unsafe = true: without it nothing
+    is rewritten (exit 1), unless --enable-unsafe-html sets it.
+
     \b
     Example:
         gallery fix-refs content/ --dry-run
         gallery fix-refs content/ --merge-similar
+        gallery fix-refs content/ --revert
     """
     if merge_similar and no_merge:
         raise click.UsageError("--merge-similar and --no-merge contradict each other")
+    if revert and (merge_similar or enable_unsafe_html):
+        raise click.UsageError("--revert only puts the original markup back: it takes no other option")
     mode = MergeMode.OFF if no_merge else MergeMode.SIMILAR if merge_similar else None
+    refused: list[str] = []
 
     def planner(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
+        if revert:
+            return plan_revert(config, target, scan, _reader(site))
         if mode is not None:
             config = dataclasses.replace(config, merge_duplicates=mode)
-        return plan_fix_refs(site, config, target, scan)
+        fixes = plan_fix_refs(site, config, target, scan)
+        rewrite = plan_rewrite(site, config, target, scan, _reader(site), fixes)
+        if rewrite.unbuilt:
+            click.echo(
+                f"note: {len(rewrite.unbuilt)} images have no current variants: run `gallery optimize` first", err=True
+            )
+        if site.unsafe_html or not rewrite.pending:
+            return rewrite.plan
+        if enable_unsafe_html and not dry_run:
+            changed = enable_unsafe_html_in(site)
+            click.echo(f"set markup.goldmark.renderer.unsafe = true in {changed}")
+            return rewrite.plan
+        if enable_unsafe_html:
+            click.echo("would set markup.goldmark.renderer.unsafe = true in the Hugo config")
+            return rewrite.plan
+        refused.append(
+            f"error: {len(rewrite.pending)} images not written as <picture>: Hugo drops raw HTML unless"
+            " markup.goldmark.renderer.unsafe = true; set it in the Hugo config or run"
+            " `gallery fix-refs --enable-unsafe-html`"
+        )
+        return fixes
 
-    _change_site(folder, dry_run, "fix-refs", planner)
+    def refusal(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> int:
+        for line in refused:
+            click.echo(line, err=True)
+        return EXIT_FINDINGS if refused else 0
+
+    _change_site(folder, dry_run, "fix-refs --revert" if revert else "fix-refs", planner, refusal)
+
+
+def _reader(site: Site) -> Callable[[PurePosixPath], bytes]:
+    """Page bytes, each read once per run."""
+    return functools.cache(lambda path: read_site_bytes(site.root, path))

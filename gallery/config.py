@@ -27,8 +27,20 @@ class MergeMode(StrEnum):
     SIMILAR = "similar"  # also the same picture in other bytes (perceptual)
 
 
-RULES = ("broken-ref", "case-mismatch", "not-rendered", "bad-filename", "gps", "metadata", "oversized", "duplicate")
-DEFAULT_SEVERITY = {"bad-filename": "warning", "metadata": "warning"}  # the others are errors
+RULES = (
+    "broken-ref",
+    "case-mismatch",
+    "not-rendered",
+    "bad-filename",
+    "gps",
+    "metadata",
+    "oversized",
+    "duplicate",
+    "unoptimized",
+)
+DEFAULT_SEVERITY = {"bad-filename": "warning", "metadata": "warning", "unoptimized": "warning"}  # others: errors
+# The browser's layout width of a content image: the viewport up to a typical 800 px text column.
+DEFAULT_SIZES = "(min-width: 840px) 800px, 100vw"
 SIZE_KEYS = ("max_bytes", "max_edge", "max_pixels")  # fields of SizeLimits, flat in [gallery.check]
 # Keys [gallery] had before the size limits moved to [gallery.check]: a config using them is told where they went.
 MOVED_KEYS = {"max_source_width": "max_edge", "max_source_bytes": "max_bytes"}
@@ -80,6 +92,7 @@ class Config:
     variants: VariantSettings = field(default_factory=VariantSettings)
     check: CheckConfig = field(default_factory=CheckConfig)
     merge_duplicates: MergeMode = MergeMode.IDENTICAL  # `fix-refs`: the same bytes are always safe to merge
+    sizes: str = DEFAULT_SIZES  # the `sizes` of written <picture> markup; a page's front matter `gallery_sizes` wins
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery]") -> Config:
@@ -101,6 +114,10 @@ class Config:
             changes["names"] = NameRules.from_table(table["names"], f"{where[:-1]}.names]")
         if "keep_exif_tags" in table:
             changes["keep_exif_tags"] = _strings(table, "keep_exif_tags", where)
+        if "sizes" in table:
+            if not isinstance(table["sizes"], str) or not table["sizes"].strip():
+                raise ConfigError(f"{where} sizes must be an HTML sizes value, got {table['sizes']!r}")
+            changes["sizes"] = table["sizes"].strip()
         for key in ("output_dir", "manifest"):
             if key in table:
                 value = table[key]

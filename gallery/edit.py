@@ -9,10 +9,11 @@ from __future__ import annotations
 import posixpath
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from .markdown_inline import unescape
-from .model import Edit
+from .model import Edit, PageContext
+from .site import Site
 
 # Characters a new URL segment may keep as they are in every context it can land in:
 # raw Markdown destinations (no spaces or parentheses), HTML attributes (no quotes or &),
@@ -80,3 +81,21 @@ def relative_url(from_page: str, to_path: str) -> str:
 def spelled_path(url_path: str) -> str:
     """A decoded URL path spelled for a URL: each segment encoded only where needed."""
     return "/".join(_encoded(s, like="") for s in url_path.split("/"))
+
+
+def url_like(site: Site, page: PageContext, raw: str, url_path: str) -> str:
+    """A URL to `url_path` in the form `raw` was written in; query and fragment kept."""
+    parts = urlsplit(raw)
+    rest = raw[len(raw.split("?", 1)[0].split("#", 1)[0]) :]
+    spelled = spelled_path(url_path)
+    if parts.scheme or raw.startswith("//"):
+        # An on-site absolute URL starts with the baseURL path; scheme and host stay as written.
+        origin = raw[: raw.index("//") + 2 + len(parts.netloc)]
+        return f"{origin}{site.base_path.rstrip('/')}{spelled}{rest}"
+    if raw.startswith("/"):
+        subpath = site.base_path != "/" and unquote(parts.path).startswith(site.base_path)
+        return (site.base_path.rstrip("/") if subpath else "") + spelled + rest
+    relative = spelled_path(relative_url(page.url, url_path))
+    if raw.startswith("./") and not relative.startswith("../"):
+        relative = "./" + relative
+    return relative + rest

@@ -19,13 +19,13 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from .check import problem_message
 from .config import Config, MergeMode
 from .dupes import site_duplicates
-from .edit import relative_url, retarget_url, same_name, spelled_path
-from .fs import find_names_outside_content, iter_published_images, read_site_bytes
+from .edit import retarget_url, same_name, url_like
+from .fs import find_names_outside_content, read_site_bytes
 from .markdown_inline import unescape
 from .model import (
     DuplicateGroup,
@@ -37,12 +37,12 @@ from .model import (
     PageContext,
     Plan,
     ScanResult,
-    ScanWarning,
     Status,
 )
 from .names import NameRules, normalized_name
 from .optimize import find_unread_uses, is_under, page_edits
-from .resolve import PublishedIndex, index_published, resolve_ref
+from .plan import published_index
+from .resolve import PublishedIndex, resolve_ref
 from .site import Site
 
 Reader = Callable[[PurePosixPath], bytes]
@@ -78,7 +78,7 @@ def plan_fix_refs(site: Site, config: Config, target: PurePosixPath, scan: ScanR
             if ref.status == Status.CASE_MISMATCH:
                 new = _respelled(raw, urls[target_file])
             else:
-                new = _pointed(site, pages[ref.page], raw, urls[target_file])
+                new = url_like(site, pages[ref.page], raw, urls[target_file])
         if new is None or new == raw:
             rule = "case-mismatch" if ref.status == Status.CASE_MISMATCH else "broken-ref"
             problems.append(Finding(rule, "error", _unfixed(ref, candidates), ref.page, ref.ref.line, ref.file))
@@ -94,7 +94,7 @@ def _plan_site_merges(site: Site, config: Config, target: PurePosixPath, scan: S
     groups = site_duplicates(site, config, scan, similar=config.merge_duplicates == MergeMode.SIMILAR)
     if not groups:
         return Plan()
-    index = _published_index(site, config, scan)
+    index = published_index(site, config, scan)
     keep_anyway = _reasons_to_keep(site, scan, groups, read, PurePosixPath(config.manifest))
     return plan_merges(site, scan, target, groups, read, index, keep_anyway)
 
@@ -172,7 +172,7 @@ def _retargeted(
     for ref in refs:
         page = pages[ref.page]
         raw_bytes = read(ref.page)[ref.ref.start : ref.ref.end]
-        new = _pointed(site, page, raw_bytes.decode("utf-8", "surrogateescape"), keep_url)
+        new = url_like(site, page, raw_bytes.decode("utf-8", "surrogateescape"), keep_url)
         # Written only when the scan's own resolver takes the new URL to the kept copy, no worse than before
         # (a reference Hugo does not render stays unrendered): a site rule gallery got wrong must not break a page.
         lands = resolve_ref(site, index, page, dataclasses.replace(ref.ref, url=new))
@@ -184,14 +184,6 @@ def _retargeted(
         new_bytes = new.encode("utf-8", "surrogateescape")
         result.append((ref.page, Edit(ref.ref.start, ref.ref.end, raw_bytes, new_bytes, needs=keep)))
     return result
-
-
-def _published_index(site: Site, config: Config, scan: ScanResult) -> PublishedIndex:
-    """The published files, indexed as the scan indexed them, to tell where a new URL leads."""
-    files = [item for item in iter_published_images(site, config.image_extensions) if not isinstance(item, ScanWarning)]
-    # An assets/ file is published once something uses it; the scan resolved those uses to it.
-    used = {ref.file for ref in scan.refs if ref.status == Status.OK and ref.file is not None}
-    return index_published(files).with_assets_published(used)
 
 
 def _reasons_to_keep(
@@ -271,21 +263,3 @@ def _respelled(raw: str, url_path: str) -> str | None:
         return None
     count = max(differing)
     return retarget_url(raw, tuple(written[-count:]), tuple(real[-count:]))
-
-
-def _pointed(site: Site, page: PageContext, raw: str, url_path: str) -> str:
-    """A URL to `url_path` in the form `raw` was written in; query and fragment kept."""
-    parts = urlsplit(raw)
-    rest = raw[len(raw.split("?", 1)[0].split("#", 1)[0]) :]
-    spelled = spelled_path(url_path)
-    if parts.scheme or raw.startswith("//"):
-        # An on-site absolute URL starts with the baseURL path; scheme and host stay as written.
-        origin = raw[: raw.index("//") + 2 + len(parts.netloc)]
-        return f"{origin}{site.base_path.rstrip('/')}{spelled}{rest}"
-    if raw.startswith("/"):
-        subpath = site.base_path != "/" and unquote(parts.path).startswith(site.base_path)
-        return (site.base_path.rstrip("/") if subpath else "") + spelled + rest
-    relative = spelled_path(relative_url(page.url, url_path))
-    if raw.startswith("./") and not relative.startswith("../"):
-        relative = "./" + relative
-    return relative + rest

@@ -16,8 +16,8 @@ from .fs import (
     read_text_file,
 )
 from .metadata import Metadata, read_metadata
-from .model import ImageFile, PageContext, ScanResult, ScanWarning
-from .resolve import find_orphans, index_published, page_url, published_asset, resolve_ref
+from .model import ImageFile, PageContext, ScanResult, ScanWarning, Status
+from .resolve import PublishedIndex, find_orphans, index_published, page_url, published_asset, resolve_ref
 from .scan import find_refs, is_markdown
 from .site import Site
 
@@ -103,3 +103,11 @@ def read_accepts(site: Site, pages: tuple[PageContext, ...]) -> tuple[Accept, ..
         if text is not None:
             found.extend(find_accepts(text, page.path))
     return tuple(found)
+
+
+def published_index(site: Site, config: Config, scan: ScanResult) -> PublishedIndex:
+    """The published files, indexed as the scan indexed them, to tell where a new URL leads."""
+    files = [item for item in iter_published_images(site, config.image_extensions) if not isinstance(item, ScanWarning)]
+    # An assets/ file is published once something uses it; the scan resolved those uses to it.
+    used = {ref.file for ref in scan.refs if ref.status == Status.OK and ref.file is not None}
+    return index_published(files).with_assets_published(used)

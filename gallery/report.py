@@ -149,9 +149,7 @@ def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> s
         before = pages[page.page]
         for e in page.edits:
             line = before.count(b"\n", 0, e.start) + 1
-            lines.append(
-                f"{page.page}:{line}: {e.old.decode('utf-8', 'replace')} -> {e.new.decode('utf-8', 'replace')}"
-            )
+            lines.append(f"{page.page}:{line}: {_shortened(e.old)} -> {_shortened(e.new)}")
         if diff:
             after = apply_edits(before, page.edits)
             lines += difflib.unified_diff(
@@ -163,6 +161,12 @@ def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> s
             )
     lines += [f"{f.where}: {f.rule}: {f.message}" for f in plan.problems]
     return "\n".join(lines)
+
+
+def _shortened(text: bytes, limit: int = 160) -> str:
+    """An edit's text for a one-line summary (a written <picture> runs to a thousand characters)."""
+    decoded = text.decode("utf-8", "replace")
+    return decoded if len(decoded) <= limit else f"{decoded[: limit - 20]}...({len(decoded):,} characters)"
 
 
 def report_text(report: Report) -> str:

@@ -254,7 +254,10 @@ def resolve_ref(site: Site, index: PublishedIndex, page: PageContext, raw: RawRe
         why = "Markdown inside an HTML block is printed as text, not rendered (end the block with a blank line)"
         return ImageRef(page.path, raw, Status.NOT_RENDERED, file, _also(why, status, hint))
     if raw.raw_html and not site.unsafe_html:
-        why = "Hugo drops raw HTML unless the config sets markup.goldmark.renderer.unsafe = true"
+        why = (
+            "Hugo drops raw HTML unless the config sets markup.goldmark.renderer.unsafe = true"
+            " (`gallery fix-refs --enable-unsafe-html` sets it)"
+        )
         return ImageRef(page.path, raw, Status.NOT_RENDERED, file, _also(why, status, hint))
     return ImageRef(page.path, raw, status, file, hint, candidates)
 

@@ -238,7 +238,7 @@ def test_inline_accept_with_an_unknown_rule_is_a_warning_at_its_line(site_factor
     assert code == 1
     assert out.splitlines()[0] == (
         "content/p.md:2: warning: gallery-accept: unknown rule oversize in gallery-accept (rules: broken-ref,"
-        " case-mismatch, not-rendered, bad-filename, gps, metadata, oversized, duplicate)"
+        " case-mismatch, not-rendered, bad-filename, gps, metadata, oversized, duplicate, unoptimized)"
     )
     assert out.splitlines()[1].startswith("content/p.md:3: error: oversized: ")
 
@@ -340,6 +340,7 @@ def test_downscale_sources_makes_check_pass_and_keeps_the_originals(site_factory
     assert "downscaled 2 of 3 images (the originals are kept in .gallery/originals/)" in out
     assert "downscaled static/images/tall.png: 1000x2700 " in out and " -> 948x2560 " in out
     assert "(original kept as .gallery/originals/static/images/a.jpg)" in out
+    assert run("fix-refs", str(root / "content"))[0] == 0  # the variants go into the pages too
     assert run("check", str(root)) == (0, "no problems in 3 images\n", "")
     for name, fmt in (("a.jpg", "JPEG"), ("tall.png", "PNG")):
         assert (root / ".gallery/originals/static/images" / name).read_bytes() == before[name]

@@ -165,9 +165,13 @@ def test_check_reports_gps_and_names_until_optimize_fixes_them(site_factory) -> 
         ("bad-filename", "warning"),
     }
     assert run("optimize", str(root / "static/images"))[0] == 0
+    assert (root / "content/a.md").read_text() == "![x](/images/phone-photo.jpg)\n"
+    code, out, _ = run("check", str(root))
+    assert (code, out.strip().splitlines()[-1]) == (0, "0 errors, 1 warning in 1 image (0.0 MB over budget)")
+    assert "unoptimized: the <picture> markup for static/images/phone-photo.jpg is not written yet" in out
+    assert run("fix-refs", str(root / "content"))[0] == 0
     code, out, _ = run("check", str(root))
     assert (code, out.strip()) == (0, "no problems in 1 image")
-    assert (root / "content/a.md").read_text() == "![x](/images/phone-photo.jpg)\n"
 
 
 def test_unknown_config_key_is_a_usage_error_naming_it(site_factory) -> None:
