@@ -14,6 +14,12 @@ from PIL import Image, ImageDraw
 from gallery.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
+# The least a Hugo site needs to publish its pages: each page is its content.
+LAYOUTS = {
+    "layouts/_default/baseof.html": "<!doctype html><html><body>{{ block \"main\" . }}{{ end }}</body></html>",
+    "layouts/_default/single.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
+    "layouts/_default/list.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
+}
 
 
 def make_image(path: Path, size: tuple[int, int] = (64, 48), pattern: int = 0, fmt: str | None = None) -> Path:
