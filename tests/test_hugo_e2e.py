@@ -19,14 +19,9 @@ from gallery.plan import scan_site
 from gallery.fs import PublishedFile, iter_published_images
 from gallery.site import Site, read_site
 
-from conftest import REPO, require_program, write_site
+from conftest import LAYOUTS, REPO, require_program, write_site
 
 SHOWN = {RefKind.MARKDOWN, RefKind.REFERENCE, RefKind.HTML, RefKind.SRCSET, RefKind.SHORTCODE}
-LAYOUTS = {
-    "layouts/_default/baseof.html": "<!doctype html><html><body>{{ block \"main\" . }}{{ end }}</body></html>",
-    "layouts/_default/single.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
-    "layouts/_default/list.html": "{{ define \"main\" }}{{ .Content }}{{ end }}",
-}
 
 
 class _ImageURLs(HTMLParser):
@@ -86,6 +81,8 @@ def assert_scan_matches_hugo(site: Site, result: ScanResult, public: Path) -> in
     for ref in result.refs:
         if ref.ref.kind not in SHOWN or ref.status not in (Status.OK, Status.MISSING, Status.CASE_MISMATCH, Status.OUTSIDE_SITE):
             continue
+        if ref.ref.original:
+            continue  # kept in the data-gallery of gallery's <picture>: resolves, but the page loads its variants
         page_url = page_urls[ref.page]
         if ref.status == Status.OK:
             # Hugo's render hooks may rewrite the URL: the page loads the file where it is published.
@@ -106,6 +103,29 @@ def assert_scan_matches_hugo(site: Site, result: ScanResult, public: Path) -> in
 
 
 DEMO = ("config.toml", "content", "static", "layouts")
+MAIN_JOB = (("optimize", "static/images"), ("optimize", "content"), ("fix-refs", "content"))  # as README.md says
+PICTURE = re.compile(r"<picture\b.*?</picture>", re.DOTALL)
+ARTICLE = re.compile(r"<article>.*?</article>", re.DOTALL)
+
+
+def assert_pictures_are_published(public: Path, base_url: str) -> int:
+    """Every image URL of every page (<img> src and srcset, <source> srcset) is a published file, each
+    <img> of a page's content sits in a <picture> with AVIF and WebP sources, and Hugo omitted no raw HTML.
+    Returns how many pictures the pages hold."""
+    base_path = urlsplit(base_url).path
+    for page, paths in published_images(public, base_url).items():
+        for path in paths:
+            assert (public / path[len(base_path) :]).is_file(), f"{page} loads {path}, which is not published"
+    count = 0
+    for html_file in public.rglob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        assert "raw HTML omitted" not in html, html_file
+        for picture in PICTURE.findall(html):
+            assert 'type="image/avif"' in picture and 'type="image/webp"' in picture, picture
+        content = "".join(ARTICLE.findall(html))  # the demo's layouts show a front matter cover outside it
+        assert "<img" not in PICTURE.sub("", content), f"{html_file} has an <img> outside a <picture>"
+        count += len(PICTURE.findall(html))
+    return count
 
 
 def copy_demo(root: Path) -> Path:
@@ -178,8 +198,8 @@ def test_demo_check_fails_then_optimize_and_fix_refs_make_it_pass_and_every_imag
     assert before.exit_code == 1
     rules = {line.split(": ")[2] for line in before.stdout.splitlines() if ": error: " in line}
     assert rules == {"broken-ref", "case-mismatch", "duplicate", "gps", "oversized"}, before.stdout
-    for command in (["optimize", str(root / "static/images")], ["fix-refs", str(root / "content")]):
-        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    for command in MAIN_JOB:
+        result = CliRunner().invoke(cli, [command[0], str(root / command[1])], catch_exceptions=False)
         assert result.exit_code == 0, result.output
     after = CliRunner().invoke(cli, ["check", str(root)], catch_exceptions=False)
     assert (after.exit_code, after.stdout.splitlines()[-1]) == (0, "no problems in 16 images"), after.stdout
@@ -188,5 +208,8 @@ def test_demo_check_fails_then_optimize_and_fix_refs_make_it_pass_and_every_imag
     result = scan_site(site, Config.from_table(table))
     assert assert_scan_matches_hugo(site, result, tmp_path / "public") >= 15
     assert [(ref.ref.url, ref.status) for ref in result.refs if ref.status != Status.OK] == []
+    pictures = assert_pictures_are_published(tmp_path / "public", site.base_url)
+    shown = [ref for ref in result.refs if ref.ref.kind in SHOWN - {RefKind.SRCSET} and not ref.ref.generated]
+    assert pictures == len(shown) == 18  # every image shown is a <picture> now
     names = [path.name for path in (root / "static/images").rglob("*") if path.is_file()]
     assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z]+", name) for name in names), names
