@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -245,20 +244,6 @@ class Site:
         assert not journal_path(root).exists()
         assert not (root / ".gallery/lock").exists()
         assert self.final_state(root) == self.final
-
-
-@pytest.fixture
-def fast_dir(tmp_path: Path):
-    """A folder on tmpfs when there is one: gallery fsyncs every change, which costs ~3 ms each on a real disk."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    folder = Path(tempfile.mkdtemp(dir=shm, prefix="gallery-test-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- a crash at every write, in process ----------------------------------------------------------
