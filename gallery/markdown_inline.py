@@ -8,7 +8,6 @@ can rewrite the URL in place.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
@@ -354,7 +353,7 @@ def _close_bracket(
     find, end = _link_tail(text, text_start, i + 1, opener.is_image, labels, memo)
     if find is None:
         return i + 1
-    find = dataclasses.replace(find, start=opener.position, end=end, text_end=i)
+    find = InlineFind(find.is_image, find.dest, find.label, opener.position, end, i, find.title)
     if opener.is_image:
         # Images inside an image's brackets become its alt text, not images.
         del finds[opener.finds_before :]

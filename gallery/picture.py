@@ -65,6 +65,8 @@ class Written:
 
 def find_written(text: str, start: int = 0, end: int | None = None) -> list[Written]:
     """gallery's elements in `text[start:end]`."""
+    if f'{ATTRIBUTE}="' not in text:
+        return []  # most pages, until fix-refs has run
     found = []
     for match in WRITTEN.finditer(text, start, len(text) if end is None else end):
         original, offsets = unescape(match.group(2))

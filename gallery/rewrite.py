@@ -124,7 +124,8 @@ def plan_revert(config: Config, target: PurePosixPath, scan: ScanResult, read: R
         if not is_under(context.path, target):
             continue
         data = read(context.path)
-        found = find_refs(data.decode("utf-8", "surrogateescape"), config, markdown=is_markdown(context.path.name))
+        text = data.decode("utf-8", "surrogateescape")
+        found = find_refs(text, config, markdown=is_markdown(context.path.name), with_elements=True)
         reverted = [
             Edit(e.start, e.end, data[e.start : e.end], e.original.encode("utf-8", "surrogateescape"))
             for e in found.elements
@@ -145,7 +146,7 @@ def rewrite_page(
 ) -> _Page:
     """The edits that give every image element of one page its current `<picture>` markup."""
     text = data.decode("utf-8", "surrogateescape")
-    found = find_refs(text, config, markdown=is_markdown(page.path.name))
+    found = find_refs(text, config, markdown=is_markdown(page.path.name), with_elements=True)
     refs = {raw.start: raw for raw in found.refs}
     sizes = found.front_matter.get(FRONT_MATTER_SIZES)
     sizes = sizes.strip() if isinstance(sizes, str) and sizes.strip() else config.sizes

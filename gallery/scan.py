@@ -87,11 +87,14 @@ class _Element:
     block: bool = False
 
 
-def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
-    """Every image reference in a content file; `markdown=False` for HTML content files."""
+def find_refs(text: str, config: Config, markdown: bool = True, with_elements: bool = False) -> PageScan:
+    """Every image reference in a content file; `markdown=False` for HTML content files.
+
+    `with_elements` also finds the whole element around each shown image (what the rewriter needs).
+    """
     front, problems = split_front_matter(text)
     spans: list[_Span] = []
-    elements: list[_Element] = []
+    elements: list[_Element] | None = [] if with_elements else None
     body = front.body_start if front else int(text.startswith("\ufeff"))  # Hugo drops a BOM
     if front:
         spans += (
@@ -104,18 +107,20 @@ def find_refs(text: str, config: Config, markdown: bool = True) -> PageScan:
         region = Region.from_pieces([(body, text[body:])])
         quiet = list(_html_block_spans(region, spans, elements, config, {}))
     spans += _shortcode_spans(text, body, config, quiet, elements)
-    unique = _unique(spans)
-    offsets = _ByteOffsets(text)
+    found = ()
+    if elements:
+        offsets = _ByteOffsets(text)
+        found = tuple(offsets.element(e) for e in sorted(elements, key=lambda e: e.start))
     return PageScan(
-        refs=_located(text, unique),
+        refs=_located(text, _unique(spans)),
         front_matter=front.values if front else {},
         problems=tuple(problems),
-        elements=tuple(offsets.element(e) for e in sorted(elements, key=lambda e: e.start)),
+        elements=found,
     )
 
 
 def _scan_markdown(
-    text: str, body: int, config: Config, spans: list[_Span], elements: list[_Element]
+    text: str, body: int, config: Config, spans: list[_Span], elements: list[_Element] | None
 ) -> list[tuple[int, int]]:
     """Add the Markdown and raw HTML references of the body; return spans with no shortcodes."""
     blocks = parse_blocks(text, body)
@@ -129,14 +134,14 @@ def _scan_markdown(
             span = _find_span(find, definitions, region.source_offset, region.rendered)
             if find.is_image or _is_image_url(span.url, config):
                 spans.append(span)
-            if find.is_image and region.rendered:
+            if find.is_image and region.rendered and elements is not None:
                 elements.append(
                     _markdown_element(find, text, region.text, span.start, definitions, region.source_offset)
                 )
         for tag_start, tag_end in tags:
             if not _in_shortcode(region.text, tag_start):
                 generated = any(w.start < tag_start < w.end for w in written)
-                target = None if generated or _in_picture(region.text, tag_start) else elements
+                target = None if generated or elements is None or _in_picture(region.text, tag_start) else elements
                 _add_tag(region, tag_start, tag_end, config, spans, target, generated)
         for found in written:
             _add_written(found, region.text, region, config, definitions, spans, elements)
@@ -157,7 +162,7 @@ def _scan_markdown(
 def _html_block_spans(
     region: Region,
     spans: list[_Span],
-    elements: list[_Element],
+    elements: list[_Element] | None,
     config: Config,
     definitions: dict[str, RefDefinition],
 ) -> Iterator[tuple[int, int]]:
@@ -178,7 +183,7 @@ def _html_block_spans(
             return  # a tag left open runs to the end of the text, in a browser too: no more tags
         if not _in_shortcode(visible, tag.start()):
             generated = any(w.start < tag.start() < w.end for w in written)
-            target = None if generated or _in_picture(visible, tag.start()) else elements
+            target = None if generated or elements is None or _in_picture(visible, tag.start()) else elements
             _add_tag(region, tag.start(), tag.end(), config, spans, target, generated)
         position = tag.end()
 
@@ -272,7 +277,7 @@ def _add_written(
     config: Config,
     definitions: dict[str, RefDefinition],
     spans: list[_Span],
-    elements: list[_Element],
+    elements: list[_Element] | None,
 ) -> None:
     """Add the reference inside an element gallery wrote (its original's URL) and the element itself.
 
@@ -310,6 +315,8 @@ def _add_written(
     if reference:
         definition_span = next(s for s in inner_spans if s.start == element.url_start)
         spans.append(dataclasses.replace(definition_span, raw_html=True, rendered=rendered, original=True))
+    if elements is None:
+        return
     elements.append(
         dataclasses.replace(
             element,
@@ -404,7 +411,7 @@ def _srcset_candidates(value: str) -> Iterator[tuple[int, int]]:
 
 
 def _shortcode_spans(
-    text: str, body: int, config: Config, quiet: list[tuple[int, int]], elements: list[_Element]
+    text: str, body: int, config: Config, quiet: list[tuple[int, int]], elements: list[_Element] | None
 ) -> Iterator[_Span]:
     """URL parameters of the configured shortcodes, outside code and comments; `figure` elements too."""
     if "{{" not in text:
@@ -439,7 +446,12 @@ def _shortcode_spans(
             if selected:
                 url_start = start
                 yield _Span(RefKind.SHORTCODE, value, start, start + len(raw))
-        if match.group("name") == "figure" and url_start is not None and match.group("open") == "<":
+        if (
+            elements is not None
+            and match.group("name") == "figure"
+            and url_start is not None
+            and match.group("open") == "<"
+        ):
             marked = any(NOT_PLAIN.search(named.get(k, "")) for k in ("caption", "title", "attr"))
             why = "the figure's caption, title or credit holds Markdown or HTML" if marked else ""
             alt = named.get("alt") or named.get("caption")
@@ -516,6 +528,7 @@ class _ByteOffsets:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.ascii = text.isascii()
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.line_bytes: list[int] | None = None
 
@@ -523,7 +536,7 @@ class _ByteOffsets:
         return bisect_right(self.line_starts, position)
 
     def byte(self, position: int) -> int:
-        if self.text.isascii():
+        if self.ascii:
             return position
         if self.line_bytes is None:
             self.line_bytes, total, previous = [], 0, 0
