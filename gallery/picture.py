@@ -17,7 +17,7 @@ from .manifest import SourceEntry, VariantEntry
 
 ATTRIBUTE = "data-gallery"
 # Our own elements: one line, `data-gallery` first, closed by the same tag name.
-WRITTEN = re.compile(r'<(picture|figure) data-gallery="([^"\n]*)"[^>\n]*>(?:\r?\n[^\n]*\n|[^\n]*?)</\1>')
+WRITTEN = re.compile(r'<(picture|figure) data-gallery="([^"\n]*)"[^>\n]*>(?:\r?\n[^\n]*\n[ \t]*|[^\n]*?)</\1>')
 # `{` and `|` too: Hugo would run `{{% ... %}}` and a GFM table would split a cell at `|`.
 _ESCAPES = {"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "{": "&#123;"}
 _ESCAPES |= {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
@@ -95,8 +95,9 @@ def picture(
     """One-line `<picture>` for an image with variants (None without: SVG, passthrough animation).
 
     `original` is the markup it replaces, kept in `data-gallery`; None inside a figure that keeps it.
-    With `block_newline`, the open tag is a line of its own, so that it starts an HTML block as the
-    `<img>` it replaces did: `<picture ...>`, then the sources and image, then `</picture>`.
+    With `block_newline` (a line end and the line's indentation), the open tag is a line of its own, so
+    that it starts an HTML block as the `<img>` it replaces did: `<picture ...>`, then the sources and
+    image, then `</picture>`.
     """
     if not entry.variants:
         return None

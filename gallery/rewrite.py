@@ -121,19 +121,20 @@ def plan_revert(config: Config, target: PurePosixPath, scan: ScanResult, read: R
     """Every element gallery wrote in the pages under `target` replaced by the markup it replaced."""
     edits: dict[PurePosixPath, list[Edit]] = {}
     for context in scan.pages:
-        if not is_under(context.path, target):
-            continue
-        data = read(context.path)
-        text = data.decode("utf-8", "surrogateescape")
-        found = find_refs(text, config, markdown=is_markdown(context.path.name), with_elements=True)
-        reverted = [
-            Edit(e.start, e.end, data[e.start : e.end], e.original.encode("utf-8", "surrogateescape"))
-            for e in found.elements
-            if e.original is not None
-        ]
-        if reverted:
+        if is_under(context.path, target) and (reverted := revert_page(read(context.path), context, config)):
             edits[context.path] = reverted
     return Plan(pages=page_edits(read, edits))
+
+
+def revert_page(data: bytes, page: PageContext, config: Config) -> list[Edit]:
+    """The edits that put back, byte for byte, the markup each element gallery wrote in a page replaced."""
+    text = data.decode("utf-8", "surrogateescape")
+    found = find_refs(text, config, markdown=is_markdown(page.path.name), with_elements=True)
+    return [
+        Edit(e.start, e.end, data[e.start : e.end], e.original.encode("utf-8", "surrogateescape"))
+        for e in found.elements
+        if e.original is not None
+    ]
 
 
 def rewrite_page(
@@ -203,6 +204,10 @@ def _markup(
         return None, f"its URL holds one of {''.join(sorted(URL_ESCAPED))!r}"
     if element.unwritable:
         return None, element.unwritable
+    indent = data[data.rfind(b"\n", 0, element.start) + 1 : element.start].decode("utf-8", "surrogateescape")
+    if element.block and indent.strip(" \t"):
+        # Its lines after the first would need the container's markers: a `>`, a list marker's width.
+        return None, "it starts an HTML block on a list item's or block quote's first line: write it as Markdown"
     original = element.original or data[element.start : element.end].decode("utf-8", "surrogateescape")
 
     def url(variant: VariantEntry) -> str:
@@ -215,8 +220,9 @@ def _markup(
         return (figure(original, params, inner) if inner else None), ""
     shown = Shown(element.alt, element.title, element.attributes if element.kind == RefKind.HTML else ())
     newline = ""
-    if element.block:
-        newline = "\r\n" if data.find(b"\n", element.end) == data.find(b"\r\n", element.end) + 1 else "\n"
+    if element.block:  # the next lines are indented as the first, to stay in the same list item
+        crlf = data.find(b"\n", element.end) == data.find(b"\r\n", element.end) + 1
+        newline = ("\r\n" if crlf else "\n") + indent
     return picture(entry, url, shown, sizes, original, newline), ""
 
 

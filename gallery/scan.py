@@ -42,6 +42,7 @@ SHORTCODE = re.compile(
 )
 SHORTCODE_PARAM = re.compile(r"""(?:([A-Za-z_][\w\-]*)\s*=\s*)?("(?:\\.|[^"\\])*"|`[^`]*`|[^\s"`=]+)""")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+CONTAINER_PREFIX = re.compile(r"(?:[ \t]*(?:>|[-*+](?=[ \t])|[0-9]{1,9}[.)](?=[ \t])))*[ \t]*")
 LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
 # Emphasis and strike-through delimiters, code backticks; `_` only where it cannot be inside a word.
 EMPHASIS = re.compile(r"(?<!\\)(?:\*+|~~|`+)|(?<![\w\\])_+(?=\w)|(?<=\w)_+(?!\w)")
@@ -248,8 +249,7 @@ def _add_tag(
     if source is None or any(span.kind == RefKind.SRCSET for span in found):
         return
     start, end = region.source_offset(tag_start), region.source_offset(tag_end - 1) + 1
-    # An <img> alone on the first line of an HTML block is what makes it a block (CommonMark's kind 7).
-    block = region.html and not region.text[:tag_start].strip(" ")
+    block = _starts_block(region, tag_start)
     elements.append(_Element(RefKind.HTML, start, end, source.start, attributes=_attributes(tag), block=block))
 
 
@@ -263,6 +263,12 @@ def _attributes(tag: str) -> tuple[tuple[str, str | None], ...]:
         value = next((attribute.group(g) for g in (2, 3, 4) if attribute.group(g) is not None), None)
         found.append((attribute.group(1), None if value is None else _attribute_value(value)))
     return tuple(found)
+
+
+def _starts_block(region: Region, position: int) -> bool:
+    """Whether the tag at `position` is what makes its HTML block one (CommonMark's kind 7: a tag alone on
+    the block's first line, after at most the markers of the containers it is in)."""
+    return region.html and CONTAINER_PREFIX.fullmatch(region.text, 0, position) is not None
 
 
 def _in_picture(text: str, position: int) -> bool:
@@ -292,16 +298,25 @@ def _add_written(
     elif original.startswith("<"):
         _add_tag(Region.from_pieces([(0, original)]), 0, len(original), config, inner_spans, inner_elements, False)
     else:
-        finds, _, _ = scan_inline(original, definitions)
+        # Read as the block parser hands a paragraph over: line by line, without line ends or indentation.
+        lines, position = [], 0
+        for line in original.split("\n"):
+            content = line.removesuffix("\r").lstrip(" \t")
+            lines.append((position + len(line) - len(line.lstrip(" \t")), content))
+            position += len(line) + 1
+        paragraph = Region.from_pieces(lines)
+        finds, _, _ = scan_inline(paragraph.text, definitions)
         for find in finds:
             if find.is_image:
-                span = _find_span(find, definitions, lambda i: i, region.rendered)
+                span = _find_span(find, definitions, paragraph.source_offset, region.rendered)
                 inner_spans.append(span)
-                inner_elements.append(_markdown_element(find, original, original, span.start, definitions, lambda i: i))
+                inner_elements.append(
+                    _markdown_element(find, original, paragraph.text, span.start, definitions, paragraph.source_offset)
+                )
     if len(inner_elements) != 1:
         return  # not an original gallery wrote; its tags were read as they are
     element = inner_elements[0]
-    source_offset, rendered, region_html = region.source_offset, region.rendered, region.html
+    source_offset, rendered = region.source_offset, region.rendered
 
     def page(position: int) -> int:
         return source_offset(found.offsets[position])
@@ -320,7 +335,7 @@ def _add_written(
     elements.append(
         dataclasses.replace(
             element,
-            block=region_html and not text[: found.start].strip(" "),
+            block=_starts_block(region, found.start),
             start=source_offset(found.start),
             end=source_offset(found.end - 1) + 1,
             url_start=url_start,

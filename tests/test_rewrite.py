@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import make_image, run, write_site
+from hypothesis import HealthCheck, given, settings
 from test_apply import (
     Crash,
     crash_at,
@@ -18,8 +19,15 @@ from test_apply import (
     statuses,
     temporaries,
 )
+from test_markdown_oracle import documents
 
+from gallery.config import Config
+from gallery.edit import apply_edits
 from gallery.journal import journal_path
+from gallery.manifest import SourceEntry, VariantEntry
+from gallery.model import ImageRef, PageContext, RawRef, Status
+from gallery.rewrite import revert_page, rewrite_page
+from gallery.site import site_from_config
 
 PAGE = "# Trip\n\n![Harbour](/images/harbour.jpg) and ![Map](../../images/Map.PNG)\n"
 SAFE_CONFIG = 'baseURL = "https://example.org/"\n[markup.goldmark.renderer]\nunsafe = true\n'
@@ -211,3 +219,35 @@ def test_a_crash_at_any_write_step_of_fix_refs_keeps_every_reference_and_the_nex
             assert temporaries(crashed) == [] and not journal_path(crashed).exists()
             assert not (crashed / "static/images/copy.jpg").exists()
             shutil.rmtree(crashed)
+
+
+# --- properties on generated Markdown ---------------------------------------------------------
+CONFIG = Config()
+SITE = site_from_config(Path("/site"), {"baseURL": "https://example.org/"})
+PAGE_CONTEXT = PageContext(PurePosixPath("content/posts/p.md"), "/posts/p/", "en")
+ENTRY = SourceEntry(
+    "0" * 64, 1, 1, 960, 720, "JPEG", "jpeg", False, "", "k",
+    tuple(
+        VariantEntry(w, w * 3 // 4, fmt, 1, f"static/_gallery/a.{w}.{ext}", f"/_gallery/a.{w}.{ext}")
+        for w in (480, 960)
+        for fmt, ext in (("avif", "avif"), ("webp", "webp"), ("jpeg", "jpg"))
+    ),
+)  # fmt: skip
+
+
+def rewritten(data: bytes) -> bytes:
+    """The page with every image element written as a <picture>, every URL taken for one image with variants."""
+
+    def resolve(raw: RawRef) -> ImageRef:
+        return ImageRef(PAGE_CONTEXT.path, raw, Status.OK, PurePosixPath("static/images/a.jpg"))
+
+    return apply_edits(data, rewrite_page(data, PAGE_CONTEXT, SITE, CONFIG, resolve, lambda _: ENTRY).edits)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_generated_markdown_is_rewritten_idempotently_and_reverted_byte_for_byte(text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    once = rewritten(data)
+    assert rewritten(once) == once
+    assert apply_edits(once, revert_page(once, PAGE_CONTEXT, CONFIG)) == data
