@@ -53,6 +53,8 @@ def _ref_json(ref: ImageRef) -> dict[str, object]:
         "file": str(ref.file) if ref.file is not None else None,
         "status": ref.status.value,
         "hint": ref.hint or None,
+        # In gallery's <picture> markup: the URL it replaced (kept in data-gallery), or a variant's URL.
+        "picture": "original" if raw.original else "variant" if raw.generated else None,
     }
 
 
@@ -61,8 +63,10 @@ def scan_text(result: ScanResult) -> str:
     statuses = Counter(ref.status for ref in result.refs)
     pages = len({ref.page for ref in result.refs})
     total_bytes = sum(image.bytes for image in result.images)
+    variants = sum(ref.ref.generated for ref in result.refs)
+    in_pictures = f" ({variants} of them variant URLs in gallery's <picture> markup)" if variants else ""
     lines = [
-        f"{len(result.refs)} references in {pages} pages, {len(result.images)} images"
+        f"{len(result.refs)} references{in_pictures} in {pages} pages, {len(result.images)} images"
         f" ({total_bytes / 1e6:.1f} MB), {len(result.orphans)} orphans",
         "  " + ", ".join(f"{status.value} {statuses[status]}" for status in Status if statuses[status]),
     ]

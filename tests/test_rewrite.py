@@ -251,3 +251,19 @@ def test_generated_markdown_is_rewritten_idempotently_and_reverted_byte_for_byte
     once = rewritten(data)
     assert rewritten(once) == once
     assert apply_edits(once, revert_page(once, PAGE_CONTEXT, CONFIG)) == data
+
+
+def test_scan_tells_the_original_kept_in_a_picture_from_its_variant_urls(tmp_path: Path) -> None:
+    root = make_site(tmp_path / "site")
+    assert run("optimize", str(root / "static/images"))[0] == 0
+    assert run("fix-refs", str(root / "content"))[0] == 0
+    code, out, _ = run("scan", str(root), "--format", "json")
+    refs = json.loads(out)["refs"]
+    originals = [ref["url"] for ref in refs if ref["picture"] == "original"]
+    assert originals == ["/images/harbour.jpg", "../../images/map.png"]
+    assert {ref["status"] for ref in refs} == {"ok"} and json.loads(out)["orphans"] == []
+    assert all("/_gallery/" in ref["url"] for ref in refs if ref["picture"] == "variant")
+    code, out, _ = run("scan", str(root))
+    assert out.startswith(
+        f"{len(refs)} references ({len(refs) - 2} of them variant URLs in gallery's <picture> markup)"
+    )
