@@ -1,0 +1,67 @@
+"""Peak memory of one variant worker on a 100-megapixel source (issue 7 goal: under 400 MB per worker).
+
+    python bench/memory_bench.py [--megapixels 100] [--formats JPEG PNG WEBP]
+
+Makes a 12000x8400 photo-like image per format in a child process, then runs `build._render_file` (what a
+pool worker does for one source: read, render every variant, fingerprint for duplicates) in a fresh child
+and prints its peak RSS (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MAKE = """
+import sys
+from PIL import Image, ImageDraw
+width, height = int(sys.argv[2]), int(sys.argv[3])
+image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+draw = ImageDraw.Draw(image)
+for x in range(0, width, 400):
+    draw.ellipse([x, height // 8, x + 300, height * 7 // 8], fill=(x % 255, 100, 200))
+image.save(sys.argv[1], quality=90, compress_level=1)
+"""
+RENDER = """
+import resource, sys
+from gallery.build import _render_file
+from gallery.variants import VariantSettings
+_render_file(sys.argv[1], sys.argv[2], VariantSettings())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+def make_source(folder: Path, fmt: str, megapixels: int) -> Path:
+    height = int((megapixels * 1e6 / (10 / 7)) ** 0.5)
+    path = folder / f"source.{EXTENSIONS[fmt]}"
+    subprocess.run([sys.executable, "-c", MAKE, str(path), str(height * 10 // 7), str(height)], check=True)
+    return path
+
+
+def worker_peak_mb(path: Path) -> int:
+    """Peak RSS, in MB, of a fresh process rendering `path` as a pool worker does."""
+    found = subprocess.run(
+        [sys.executable, "-c", RENDER, str(path.parent), path.name], check=True, capture_output=True, text=True
+    )
+    return int(found.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megapixels", type=int, default=100)
+    parser.add_argument("--formats", nargs="+", default=list(EXTENSIONS), choices=list(EXTENSIONS))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        for fmt in args.formats:
+            path = make_source(Path(folder), fmt, args.megapixels)
+            print(
+                f"{fmt} {args.megapixels} MP ({path.stat().st_size / 1e6:.1f} MB file): peak RSS {worker_peak_mb(path)} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
