@@ -58,9 +58,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for fmt in args.formats:
             path = make_source(Path(folder), fmt, args.megapixels)
-            print(
-                f"{fmt} {args.megapixels} MP ({path.stat().st_size / 1e6:.1f} MB file): peak RSS {worker_peak_mb(path)} MB"
-            )
+            size = path.stat().st_size / 1e6
+            print(f"{fmt} {args.megapixels} MP ({size:.1f} MB file): peak RSS {worker_peak_mb(path)} MB")
 
 
 if __name__ == "__main__":
