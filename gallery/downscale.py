@@ -25,6 +25,7 @@ from .variants import (
     _resized,
     _svg_size,
     open_image,
+    pillow_limits,
 )
 
 # Formats rewritten, as the encoder that keeps their file extension true. WebP, AVIF, GIF, TIFF and BMP
@@ -66,11 +67,12 @@ def upright_size(data: bytes, settings: VariantSettings) -> tuple[int, int] | No
     """
     if _svg_size(data) is not None:
         return None
-    image = open_image(data, settings.max_pixels)
-    if _is_animated(image) or image.format not in _REWRITTEN:
-        return None
-    # Pillow's PngImageFile.getexif() decodes the whole image when no eXIf chunk came before the pixels.
-    orientation = _orientation(image) if image.format != "PNG" or "exif" in image.info else 1
+    with pillow_limits(settings.max_pixels):
+        image = open_image(data, settings.max_pixels)
+        if _is_animated(image) or image.format not in _REWRITTEN:
+            return None
+        # Pillow's PngImageFile.getexif() decodes the whole image when no eXIf chunk came before the pixels.
+        orientation = _orientation(image) if image.format != "PNG" or "exif" in image.info else 1
     return (image.height, image.width) if orientation in (5, 6, 7, 8) else image.size
 
 
@@ -89,7 +91,12 @@ def downscaled_source(data: bytes, limits: SizeLimits, settings: VariantSettings
     """
     if _svg_size(data) is not None:
         return None
-    image = open_image(data, settings.max_pixels)
+    with pillow_limits(settings.max_pixels):
+        return _downscaled(open_image(data, settings.max_pixels), len(data), limits, settings)
+
+
+def _downscaled(image: Image.Image, size_in_bytes: int, limits: SizeLimits, settings: VariantSettings) -> bytes | None:
+    """What downscaled_source returns, for the opened `image` of a file of `size_in_bytes`."""
     source_format = image.format or ""
     if _is_animated(image) or source_format not in _REWRITTEN:
         return None
@@ -99,7 +106,7 @@ def downscaled_source(data: bytes, limits: SizeLimits, settings: VariantSettings
     orientation = _orientation(image)
     swap = orientation in (5, 6, 7, 8)
     width, height = (image.height, image.width) if swap else image.size
-    if limits.fits(width, height, len(data)):
+    if limits.fits(width, height, size_in_bytes):
         return None
     size = _fitted(width, height, 1.0, limits)
     if fmt == "jpeg":

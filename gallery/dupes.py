@@ -21,8 +21,9 @@ from .config import Config
 from .fs import iter_folder_images, read_image_file, read_site_bytes
 from .model import DuplicateGroup, ImageFile, ScanResult, ScanWarning
 from .names import NameRules, normalized_name
-from .similar import Fingerprint, similar_groups
+from .similar import Failed, Fingerprint, similar_groups
 from .site import Site
+from .variants import VariantSettings
 
 # Formats that can only have lost detail when a copy was saved in them.
 LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF"})
@@ -30,10 +31,13 @@ LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF"})
 Reader = Callable[[PurePosixPath], bytes]
 
 
-def site_duplicates(site: Site, config: Config, scan: ScanResult, similar: bool = True) -> tuple[DuplicateGroup, ...]:
+def site_duplicates(
+    site: Site, config: Config, scan: ScanResult, similar: bool = True, failed: Failed | None = None
+) -> tuple[DuplicateGroup, ...]:
     """Duplicate groups among the site's published source images (variants are not sources).
 
-    Fingerprints that `optimize` stored in the manifest are used while the file is unchanged.
+    Fingerprints that `optimize` stored in the manifest are used while the file is unchanged. An
+    image that cannot be decoded is passed to `failed`.
     """
     uses: dict[PurePosixPath, int] = defaultdict(int)
     for ref in scan.refs:
@@ -41,7 +45,7 @@ def site_duplicates(site: Site, config: Config, scan: ScanResult, similar: bool 
             uses[ref.file] += 1
     known = _manifest_fingerprints(site.root, PurePosixPath(config.manifest), scan.images) if similar else {}
     read = functools.partial(read_site_bytes, site.root)
-    return find_duplicates(scan.images, read, uses, config.names, similar, known)
+    return find_duplicates(scan.images, read, uses, config.names, similar, known, config.variants.max_pixels, failed)
 
 
 def _manifest_fingerprints(
@@ -70,14 +74,13 @@ def folder_duplicates(
     images: list[ImageFile] = []
     warnings: list[ScanWarning] = []
     for item in iter_folder_images(root, config.image_extensions):
-        found = item if isinstance(item, ScanWarning) else read_image_file(root, item)
+        found = item if isinstance(item, ScanWarning) else read_image_file(root, item, config.variants.max_pixels)
         if isinstance(found, ScanWarning):
             warnings.append(found)
-        elif found.format is None:
-            warnings.append(ScanWarning(found.path, "not an image Pillow can read"))
         else:
             images.append(found)
-    groups = find_duplicates(images, functools.partial(read_site_bytes, root), {}, config.names, similar)
+    read = functools.partial(read_site_bytes, root)
+    groups = find_duplicates(images, read, {}, config.names, similar, None, config.variants.max_pixels, warnings.append)
     return groups, tuple(images), tuple(warnings)
 
 
@@ -88,10 +91,13 @@ def find_duplicates(
     names: NameRules,
     similar: bool,
     known: Mapping[PurePosixPath, Fingerprint] | None = None,
+    max_pixels: int = VariantSettings().max_pixels,
+    failed: Failed | None = None,
 ) -> tuple[DuplicateGroup, ...]:
     """Identical groups, then (with `similar`) perceptual ones among the kept and unique images.
 
-    Sorted by kept path. `known` holds fingerprints computed before (from the manifest).
+    Sorted by kept path. `known` holds fingerprints computed before (from the manifest). An image that
+    cannot be decoded (or has more than `max_pixels` pixels) is passed to `failed`.
     """
     readable = [image for image in images if image.format is not None]
     preference = functools.partial(_preference, uses=uses, names=names)
@@ -100,7 +106,7 @@ def find_duplicates(
         copies = {path for group in groups for path in group.duplicates}
         # SVG is text: its look depends on a renderer gallery does not have.
         pictures = [image for image in readable if image.path not in copies and image.format != "SVG"]
-        for members, distance in similar_groups(pictures, read, preference, known):
+        for members, distance in similar_groups(pictures, read, preference, known, max_pixels, failed):
             groups.append(_group(members, "perceptual", distance, preference))
     return tuple(sorted(groups, key=lambda group: str(group.keep)))
 

@@ -171,7 +171,8 @@ def find_unread_uses(
 
 def _spellings(name: str) -> set[str]:
     """How a page may spell a file or folder name in a URL, in lower case."""
-    return {form.lower() for form in (name, quote(name), name.replace(" ", "%20"))}
+    # surrogateescape: bytes of a name that are not UTF-8 are %-encoded as they are.
+    return {form.lower() for form in (name, quote(name, errors="surrogateescape"), name.replace(" ", "%20"))}
 
 
 def _url_starts(text: str, at: int) -> bool:

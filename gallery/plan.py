@@ -25,7 +25,7 @@ from .site import Site
 def scan_site(site: Site, config: Config) -> ScanResult:
     """Find, resolve and count every image reference of the site."""
     warnings: list[ScanWarning] = []
-    reader = SiteReader(site.root)
+    reader = SiteReader(site.root, config.variants.max_pixels)
     pages = []
     for item in iter_content_files(site):
         if isinstance(item, ScanWarning):

@@ -20,6 +20,7 @@ copies from look-alikes, so they are never perceptual duplicates; identical byte
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,8 +33,8 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from .hashindex import near_pairs
-from .model import ImageFile
-from .variants import VariantSettings, open_image
+from .model import ImageFile, ScanWarning
+from .variants import PILLOW_ERRORS, VariantSettings, open_image, pillow_limits
 
 # Pictures are compared at up to this size: a changed word in 10 px type stays visible in a
 # 1920 px screenshot (at 768 px, a changed alarm name in a real console screenshot did not).
@@ -96,17 +97,18 @@ def picture(data: bytes, side: int = PICTURE_SIDE, max_pixels: int = VariantSett
     Opened like a variant source (allowed decoders only, pixel limit). ValueError when the bytes are
     not a decodable image.
     """
-    image = open_image(data, max_pixels)
-    try:
-        image.draft("L", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-        image = image.convert("L")
-        image.thumbnail((side, side), Image.Resampling.LANCZOS)
-    except (OSError, SyntaxError, EOFError) as e:  # truncated or corrupt pixel data
-        raise ValueError(f"cannot decode: {e}") from e
+    with pillow_limits(max_pixels):
+        image = open_image(data, max_pixels)
+        try:
+            image.draft("L", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
+                rgba = image.convert("RGBA")
+                image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            image = image.convert("L")
+            image.thumbnail((side, side), Image.Resampling.LANCZOS)
+        except PILLOW_ERRORS as e:  # truncated or corrupt pixel data
+            raise ValueError(f"cannot decode {image.format} image: {e}") from e
     return trimmed(np.asarray(image, dtype=np.uint8))
 
 
@@ -144,9 +146,9 @@ def _border_lines(pixels: np.ndarray, colour: float) -> int:
     return int(inside[0]) if inside.size else len(share)
 
 
-def fingerprint(data: bytes) -> Fingerprint:
-    """The image's window hashes (ValueError when it cannot be decoded)."""
-    return fingerprint_of(picture(data, HASH_SIDE))
+def fingerprint(data: bytes, max_pixels: int = VariantSettings().max_pixels) -> Fingerprint:
+    """The image's window hashes (ValueError when it cannot be decoded, or has more than `max_pixels` pixels)."""
+    return fingerprint_of(picture(data, HASH_SIDE, max_pixels))
 
 
 def fingerprint_of(pixels: np.ndarray) -> Fingerprint:
@@ -399,32 +401,48 @@ def _tone_matched(pixels: np.ndarray, reference: np.ndarray) -> np.ndarray:
 # --- grouping --------------------------------------------------------------------------------
 
 
+Failed = Callable[[ScanWarning], None]
+
+
 def similar_groups(
     images: Sequence[ImageFile],
     read: Callable[[PurePosixPath], bytes],
     preference: Callable[[ImageFile], object],
     known: Mapping[PurePosixPath, Fingerprint] | None = None,
+    max_pixels: int = VariantSettings().max_pixels,
+    failed: Failed | None = None,
 ) -> Iterator[tuple[list[ImageFile], int]]:
     """Groups of images showing the same picture, best copy first, with the largest hash distance.
 
     `known` holds fingerprints computed before (the manifest's); the others are computed here. An
-    image that cannot be read or decoded is in no group (the scan reports it).
+    image that cannot be read or decoded (or has more than `max_pixels` pixels) is in no group, and
+    is passed to `failed` with the reason.
     """
     known = known or {}
     missing = [image.path for image in images if image.path not in known]
-    computed = dict(zip(missing, _fingerprints(missing, read), strict=True))
+    computed = {}
+    for path, found in zip(missing, _fingerprints(missing, read, max_pixels), strict=True):
+        if isinstance(found, str):
+            if failed is not None:
+                failed(ScanWarning(path, found))
+            found = Fingerprint(())  # flat: never a candidate
+        computed[path] = found
     fingerprints = [known.get(image.path) or computed[image.path] for image in images]
-    pictures = _Pictures(images, read)
+    pictures = _Pictures(images, read, max_pixels)
     for members, distance in group_similar(fingerprints, pictures.load, lambda i: preference(images[i])):
         yield [images[i] for i in members], distance
 
 
-def _fingerprints(paths: Sequence[PurePosixPath], read: Callable[[PurePosixPath], bytes]) -> list[Fingerprint]:
-    """Fingerprints of the files, decoded in one process per core when there are enough of them."""
+def _fingerprints(
+    paths: Sequence[PurePosixPath], read: Callable[[PurePosixPath], bytes], max_pixels: int
+) -> list[Fingerprint | str]:
+    """Fingerprints of the files (or why one cannot be made), decoded in one process per core when there
+    are enough of them."""
+    fingerprint_file = functools.partial(_fingerprint_file, max_pixels=max_pixels)
     if len(paths) < 8 or (os.cpu_count() or 1) < 2:
-        return [_fingerprint_file(path, read) for path in paths]
+        return [fingerprint_file(path, read) for path in paths]
     with ProcessPoolExecutor(initializer=_set_reader, initargs=(read,)) as pool:
-        return list(pool.map(_fingerprint_file, paths, chunksize=4))
+        return list(pool.map(fingerprint_file, paths, chunksize=4))
 
 
 _worker_read: Callable[[PurePosixPath], bytes] | None = None
@@ -435,19 +453,23 @@ def _set_reader(read: Callable[[PurePosixPath], bytes]) -> None:
     _worker_read = read
 
 
-def _fingerprint_file(path: PurePosixPath, read: Callable[[PurePosixPath], bytes] | None = None) -> Fingerprint:
-    """The file's fingerprint; none (never a candidate) when it cannot be read or decoded."""
+def _fingerprint_file(
+    path: PurePosixPath, read: Callable[[PurePosixPath], bytes] | None = None, *, max_pixels: int
+) -> Fingerprint | str:
+    """The file's fingerprint, or why it cannot be read or decoded."""
     try:
-        return fingerprint((read or _worker_read)(path))
-    except (OSError, ValueError):
-        return Fingerprint(())
+        return fingerprint((read or _worker_read)(path), max_pixels)
+    except (OSError, ValueError) as e:
+        return getattr(e, "strerror", None) or str(e)
 
 
 class _Pictures:
     """Decoded pictures by index, the most recent few kept: verification reuses the kept copy's."""
 
-    def __init__(self, images: Sequence[ImageFile], read: Callable[[PurePosixPath], bytes], keep: int = 32) -> None:
-        self.images, self.read, self.keep = images, read, keep
+    def __init__(
+        self, images: Sequence[ImageFile], read: Callable[[PurePosixPath], bytes], max_pixels: int, keep: int = 32
+    ) -> None:
+        self.images, self.read, self.max_pixels, self.keep = images, read, max_pixels, keep
         self.cache: dict[int, np.ndarray | None] = {}
 
     def load(self, index: int) -> np.ndarray | None:
@@ -455,7 +477,7 @@ class _Pictures:
             self.cache[index] = self.cache.pop(index)  # most recently used last
             return self.cache[index]
         try:
-            pixels: np.ndarray | None = picture(self.read(self.images[index].path))
+            pixels: np.ndarray | None = picture(self.read(self.images[index].path), max_pixels=self.max_pixels)
         except (OSError, ValueError):
             pixels = None
         self.cache[index] = pixels

@@ -8,20 +8,34 @@ Everything here is pure: bytes and settings in, bytes out, so it runs unchanged 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
 import re
+import struct
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from io import BytesIO
-from typing import Any
+from typing import IO, Any
 
-from PIL import Image, ImageChops, ImageCms, ImageSequence, features
+from PIL import Image, ImageChops, ImageCms, ImageSequence, UnidentifiedImageError, features
 
 from .errors import ConfigError, reject_unknown_keys
 
 FORMATS = ("avif", "webp", "fallback")
-# What render_variants decodes (JPEG's opener also returns MPO); EPS (Ghostscript) and the rest are never tried.
-DECODED = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")
+# The only formats gallery opens, headers or pixels (JPEG's opener also returns MPO). Never EPS: Pillow hands
+# it to Ghostscript. Nor PSD, PCX and the other formats Pillow knows, which no browser shows.
+DECODED = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP", "ICO")
+# Image formats Pillow opens only with a plugin gallery does not use, by their first bytes.
+_PLUGIN_FORMATS = (
+    (re.compile(rb"....ftyp(?:heic|heix|hevc|hevx|heim|heis|mif1|msf1)", re.DOTALL), "HEIC/HEIF", "pillow-heif"),
+    (re.compile(rb"\xff\x0a|\0\0\0\x0cJXL "), "JPEG XL", "pillow-jxl-plugin"),
+)
+# What Pillow raises on data cut short or corrupt: RuntimeError from its AVIF plugin, IndexError and struct.error
+# from a GIF frame cut short, ValueError also for a PNG text chunk that would inflate past
+# PngImagePlugin.MAX_TEXT_CHUNK (a zTXt or iTXt bomb: refused, never inflated).
+PILLOW_ERRORS = (OSError, SyntaxError, EOFError, ValueError, IndexError, RuntimeError, struct.error)
 _CHOICES = {"color": ("keep", "srgb"), "animated": ("keep", "passthrough")}
 _RANGES = {
     "avif_quality": (0, 100), "avif_speed": (0, 10), "webp_quality": (0, 100), "webp_method": (0, 6),
@@ -145,8 +159,9 @@ def render_variants(data: bytes, settings: VariantSettings) -> tuple[SourceInfo,
     svg = _svg_size(data)
     if svg is not None:
         return SourceInfo(svg[0], svg[1], "SVG", "svg", False), ()
-    image = open_image(data, settings.max_pixels)
-    return (_render_animation if _is_animated(image) else _render_still)(image, settings)
+    with pillow_limits(settings.max_pixels):
+        image = open_image(data, settings.max_pixels)
+        return (_render_animation if _is_animated(image) else _render_still)(image, settings)
 
 
 def _checked(key: str, value: Any, where: str) -> Any:
@@ -195,25 +210,127 @@ def _svg_size(data: bytes) -> tuple[int, int] | None:
     return 0, 0
 
 
-def open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Open `data` lazily with the allowed decoders; a source over `max_pixels` is a ValueError."""
-    # MAX_IMAGE_PIXELS is a module global that Pillow checks only in Image.open: set from the setting for
-    # this call, then restored. The warning above the limit becomes an error, like Pillow's above twice it.
+@contextlib.contextmanager
+def pillow_limits(max_pixels: int | None) -> Iterator[None]:
+    """Decode under Pillow's decompression-bomb limit at `max_pixels` (None: off), its warning made an error.
+
+    MAX_IMAGE_PIXELS is a module global that Pillow checks when it opens an image and again for some
+    frames it loads: set for the block, then restored. Pillow's other warnings (corrupt EXIF, an odd APNG)
+    and its log records (a TIFF's bad header, which logging's last resort prints) are silenced: they would
+    be lines on stderr naming no file, about a problem gallery reports itself when it matters.
+    """
+    log = logging.getLogger("PIL")
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(BytesIO(data), formats=DECODED)
-            frames = getattr(image, "n_frames", 1) if _is_animated(image) else 1
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
-        raise ValueError(f"image too large: {e}") from e
-    except (OSError, SyntaxError, EOFError) as e:
-        raise ValueError(f"not a readable image ({', '.join(DECODED)} or SVG): {e}") from e
+            yield
     finally:
         Image.MAX_IMAGE_PIXELS = limit
+        log.setLevel(level)
+
+
+@functools.cache
+def decoded_formats() -> tuple[str, ...]:
+    """DECODED, less the formats this Pillow was built without (Image.open raises KeyError for those)."""
+    Image.init()
+    return tuple(f for f in DECODED if f in Image.OPEN)
+
+
+def open_header(fp: IO[bytes], max_pixels: int) -> Image.Image:
+    """Open lazily (the header only) with the allowed decoders; ValueError saying why when it cannot be,
+    or when the image has more than `max_pixels` pixels."""
+    # Pillow's own limit is off while it reads the header, so that the size is known for the message;
+    # nothing is decoded before the test below, but for an ICO file, tested first.
+    largest = max(_ico_sizes(fp), key=lambda size: size[0] * size[1], default=(0, 0))
+    if largest[0] * largest[1] > max_pixels:
+        raise ValueError(_too_large(*largest, max_pixels))
+    try:
+        with pillow_limits(None):
+            image = Image.open(fp, formats=decoded_formats())
+    except PILLOW_ERRORS as e:
+        fp.seek(0)
+        raise ValueError(unreadable_reason(fp.read(64), e)) from e
+    if image.width * image.height > max_pixels:
+        raise ValueError(_too_large(image.width, image.height, max_pixels))
+    return image
+
+
+def _too_large(width: int, height: int, max_pixels: int) -> str:
+    return (
+        f"too large: {width}x{height} px is over the decompression-bomb limit,"
+        f" [gallery.variants] max_pixels = {max_pixels}: not decoded"
+    )
+
+
+def _ico_sizes(fp: IO[bytes]) -> list[tuple[int, int]]:
+    """The size of each image an ICO file holds, from its PNG or BMP header; [] for other files.
+
+    Pillow decodes an ICO's largest image while it opens the file, with no pixel limit: a PNG inside
+    may claim any size, whatever the ICO's own directory says.
+    """
+    fp.seek(0)
+    head = fp.read(6)
+    if head[:4] != b"\0\0\1\0":
+        fp.seek(0)
+        return []
+    entries = fp.read(16 * int.from_bytes(head[4:6], "little"))
+    sizes = []
+    for at in range(0, len(entries) - 15, 16):
+        fp.seek(int.from_bytes(entries[at + 12 : at + 16], "little"))  # where the image's data starts
+        image = fp.read(24)
+        if image.startswith(b"\x89PNG"):  # IHDR: width, height
+            sizes.append((int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")))
+        else:  # BITMAPINFOHEADER: signed width and height, the height twice (colour, then mask)
+            width, height = (abs(int.from_bytes(image[i : i + 4], "little", signed=True)) for i in (4, 8))
+            sizes.append((width, height // 2))
+    fp.seek(0)
+    return sizes
+
+
+def unreadable_reason(head: bytes, error: Exception) -> str:
+    """Why a file starting with `head` did not open (`error`, Pillow's words): empty, a format gallery does not
+    read (named when known), or a corrupt header."""
+    if not head:
+        return "empty file, not an image"
+    Image.init()  # every plugin, not only the few Pillow loads first
+    known = next((name for name in Image.ID if _accepts(name, head)), None)
+    if known in DECODED:
+        # Pillow's "cannot identify image file <_io.BytesIO ...>" says no more than that the header is bad.
+        detail = "corrupt header" if isinstance(error, UnidentifiedImageError) else error
+        return f"cannot open {known} image: {detail}"
+    if known is not None:
+        return f"{known} image: gallery reads only {', '.join(DECODED)} and SVG"
+    for signature, name, plugin in _PLUGIN_FORMATS:
+        if signature.match(head):
+            return f"{name} image: Pillow decodes it only with a plugin ({plugin}); convert it to JPEG or PNG"
+    return f"not an image Pillow can read (gallery reads {', '.join(DECODED)} and SVG)"
+
+
+def _accepts(name: str, head: bytes) -> bool:
+    """Whether Pillow's plugin `name` claims bytes starting with `head` (its accept test looks at bytes only)."""
+    accept = Image.OPEN[name][1]
+    try:
+        return accept is not None and bool(accept(head))
+    except Exception:  # noqa: BLE001 - some accept tests fail on a short head instead of saying no
+        return False
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Open `data` lazily with the allowed decoders; ValueError saying why when it cannot be, or when it
+    (all frames together, if animated) has more than `max_pixels` pixels."""
+    image = open_header(BytesIO(data), max_pixels)
+    try:
+        frames = getattr(image, "n_frames", 1) if _is_animated(image) else 1  # a GIF's frames are read to count them
+    except PILLOW_ERRORS as e:
+        raise ValueError(f"cannot read the frames of {image.format} image (cut short or corrupt): {e}") from e
     if frames * image.width * image.height > max_pixels:
         raise ValueError(
-            f"animation too large: {frames} frames of {image.width}x{image.height} exceed max_pixels = {max_pixels}"
+            f"animation too large: {frames} frames of {image.width}x{image.height} px are over"
+            f" [gallery.variants] max_pixels = {max_pixels}: not decoded"
         )
     return image
 
@@ -226,7 +343,7 @@ def _decoded(image: Image.Image) -> None:
     """Load the pixels; data cut short or corrupt is a ValueError (Pillow's verify() misses a truncated JPEG)."""
     try:
         image.load()
-    except (OSError, SyntaxError, EOFError) as e:
+    except PILLOW_ERRORS as e:
         raise ValueError(f"cannot decode {image.format} image: {e}") from e
 
 
@@ -380,7 +497,7 @@ def _render_animation(image: Image.Image, settings: VariantSettings) -> tuple[So
             for size in sizes:
                 current = _resized(current, size)
                 frames[size].append(current)
-    except (OSError, SyntaxError, EOFError) as e:
+    except PILLOW_ERRORS as e:
         raise ValueError(f"cannot decode {source_format} animation: {e}") from e
     loop = int(image.info.get("loop", 0))
     rendered = tuple(

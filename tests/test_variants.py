@@ -381,9 +381,9 @@ def test_no_metadata_in_any_variant() -> None:
     ("data", "message"),
     [
         (encoded(photo(), "JPEG")[:6000], "cannot decode JPEG image"),  # opens, and fails only on load
-        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not a readable image"),  # never handed to Ghostscript
-        (b"hello", "not a readable image"),
-        (b"", "not a readable image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "EPS image: gallery reads only"),  # no Ghostscript
+        (b"hello", "not an image Pillow can read"),
+        (b"", "empty file"),
     ],
 )
 def test_undecodable_input_is_a_value_error(data: bytes, message: str) -> None:
