@@ -81,7 +81,8 @@ def _link(root: Path, rename: Rename, keep_tags: tuple[str, ...], failures: list
     """Give the image its new name beside the old one; True when the new name exists."""
     old, new = root / rename.old, root / rename.new
     moving = _case_temporary(old)
-    if moving.exists() and not new.exists():
+    # os.path.exists: False, not ENAMETOOLONG, when a 255-byte old name has no room for the suffix.
+    if os.path.exists(moving) and not new.exists():
         try:
             os.rename(moving, new)  # a run was killed halfway through a case-only rename: finish it
         except OSError as e:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -33,7 +35,7 @@ from .fixrefs import plan_fix_refs
 from .fs import ORIGINALS, read_site_bytes
 from .hugo_config import enable_unsafe_html as enable_unsafe_html_in
 from .journal import journal_path, site_lock
-from .model import ImageFile, Plan, Report, ScanResult
+from .model import ImageFile, Plan, Report, ScanResult, ScanWarning
 from .optimize import is_under, plan_optimize
 from .plan import read_accepts, read_image_metadata, scan_site
 from .report import (
@@ -64,12 +66,25 @@ class GalleryGroup(click.Group):
             raise click.UsageError(str(e)) from e  # exit 2
         except GalleryError as e:
             raise click.ClickException(str(e)) from e
+        except BrokenPipeError:
+            raise  # `gallery scan | head`: not a file of the site
+        except OSError as e:
+            # A file no step could go on without (the lock, the journal, the Hugo config): one
+            # line naming it, the status of failed files. Per-file failures never get here.
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            raise SystemExit(EXIT_FILES_FAILED) from e
 
 
 @click.group(cls=GalleryGroup)
 @click.version_option(__version__, prog_name="gallery")
 def cli() -> None:
     """Find, fix and optimize the images of a Hugo or Markdown site."""
+    # A file name whose bytes are not UTF-8 is held with surrogates (os.fsdecode): print those bytes as they
+    # are, as Python does in the C locale, instead of failing with UnicodeEncodeError in a UTF-8 one.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
 
 
 def _load(path: Path) -> tuple[Site, Config]:
@@ -158,7 +173,8 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     check = dataclasses.replace(config.check, severity=tuple(levels.items()), ignore=config.check.ignore + ignore)
     result = scan_site(site, config)
     wanted = check.severity_of("duplicate") != Severity.OFF  # detection decodes images: not for nothing
-    duplicates = site_duplicates(site, config, result, similar=True) if wanted else ()
+    undecodable: list[ScanWarning] = []
+    duplicates = site_duplicates(site, config, result, similar=True, failed=undecodable.append) if wanted else ()
     metadata = read_image_metadata(site, result.images)
     unoptimized = ()
     if check.severity_of("unoptimized") != Severity.OFF:
@@ -167,8 +183,8 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     accepts = read_accepts(site, result.pages)
     findings = find_findings(result, config, check, metadata, duplicates, accepts, unoptimized)
     click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, result, check)))
-    _warn(result.warnings)
-    if result.warnings:
+    _warn((*result.warnings, *undecodable))
+    if result.warnings or undecodable:
         raise SystemExit(EXIT_FILES_FAILED)
     raise SystemExit(EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0)
 
@@ -199,8 +215,10 @@ def dupes_cmd(path: Path, output: str) -> None:
         target = _site_relative(site, path)
         result = scan_site(site, config)
         inside = [image for image in result.images if is_under(image.path, target)]
-        groups = site_duplicates(site, config, dataclasses.replace(result, images=tuple(inside)))
-        images, warnings = inside, result.warnings
+        undecodable: list[ScanWarning] = []
+        scanned = dataclasses.replace(result, images=tuple(inside))
+        groups = site_duplicates(site, config, scanned, failed=undecodable.append)
+        images, warnings = inside, (*result.warnings, *undecodable)
     by_path = {image.path: image for image in images}
     click.echo(dupes_json(groups) if output == "json" else dupes_text(groups, by_path))
     _warn(warnings)
@@ -217,17 +235,32 @@ def _site_relative(site: Site, path: Path) -> PurePosixPath:
         raise ConfigError(f"{path} is outside the site {site.root}") from None
 
 
-Then = Callable[[Site, Config, PurePosixPath, bool], int]
+Then = Callable[[Site, Config, PurePosixPath, bool], tuple[int, bool]]
 
 
-def _change_site(path: Path, dry_run: bool, command: str, planner: Planner, then: Then | None = None) -> None:
+def _change_site(
+    path: Path,
+    dry_run: bool,
+    command: str,
+    planner: Planner,
+    then: Then | None = None,
+    wait: float = 0.0,
+) -> None:
     """Plan, print, and (unless a dry run) apply under the site lock, completing an interrupted run first.
 
-    `then` runs a further step (under the lock) and returns its exit status.
+    Another run holding the lock is waited for, up to `wait` seconds (said once per owner), else
+    SiteBusy (exit 1). `then` runs a further step (under the lock) and returns its exit status
+    and whether it changed a file. A run that changed nothing says so, last, on stderr (stdout
+    keeps its summaries, the last line of which `--format json` makes a JSON document).
     """
     site, config = _load(path)
     target = _site_relative(site, path)
-    with site_lock(site.root) if not dry_run else contextlib.nullcontext():
+
+    def waiting(owner: int | None) -> None:
+        who = f"pid {owner}" if owner else "another gallery run"
+        click.echo(f"waiting for {who} to finish changing this site (up to {wait:g} s, --wait)", err=True)
+
+    with site_lock(site.root, wait, waiting) if not dry_run else contextlib.nullcontext():
         if dry_run and journal_path(site.root).exists():
             click.echo("note: an interrupted run will be completed before this plan is applied", err=True)
         recovered = None if dry_run else recover(site.root)
@@ -244,11 +277,17 @@ def _change_site(path: Path, dry_run: bool, command: str, planner: Planner, then
             click.echo(text or "nothing to rename, strip or fix")
         report = Report() if dry_run or not plan else apply_plan(site.root, plan, command, config.keep_exif_tags)
         if not dry_run:
-            click.echo(report_text(report))
-        status = then(site, config, target, dry_run) if then is not None else 0
+            click.echo(report_text(dataclasses.replace(report, failures=())))
+            for failure in report.failures:  # one line per file, on stderr like every other failure
+                click.echo(f"failed: {failure}", err=True)
+        status, changed = then(site, config, target, dry_run) if then is not None else (0, False)
     _warn(result.warnings)
     failed = report.failures or result.warnings or recovery_failed
-    raise SystemExit(max(status, EXIT_FILES_FAILED if failed else 0))
+    exit_status = max(status, EXIT_FILES_FAILED if failed else 0)
+    applied = (report.renamed, report.stripped, report.pages_written, report.merged)
+    if not dry_run and not exit_status and recovered is None and not any(applied) and not changed:
+        click.echo("nothing changed", err=True)
+    raise SystemExit(exit_status)
 
 
 def _output(site: Site, config: Config) -> Output:
@@ -305,7 +344,8 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
             for job in todo:
                 click.echo(f"would render {job.source.path} ({describe_variants(job.source, config.variants)})")
             click.echo(f"would render variants of {len(todo)} of {len(sources)} images into {output.folder}")
-            return 0
+            return 0, False
+        manifest_before = _bytes_or_none(site.root, output.manifest)
         keep = {ref.file for ref in result.refs if ref.file is not None and output.folder in ref.file.parents}
         console = Console(stderr=True)
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
@@ -319,13 +359,32 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
             click.echo(summary_text(summary))
         for failure in summary.failures:
             click.echo(f"error: {failure}", err=True)
-        return max(downscaled, EXIT_FILES_FAILED if summary.failures else 0)
+        status = max(downscaled, EXIT_FILES_FAILED if summary.failures else 0)
+        # A source downscaled changes its manifest entry; a failure may have changed anything.
+        wrote = summary.variants_written or summary.removed
+        return status, bool(status or wrote or _bytes_or_none(site.root, output.manifest) != manifest_before)
 
     return step
 
 
+def _bytes_or_none(root: Path, path: PurePosixPath) -> bytes | None:
+    try:
+        return read_site_bytes(root, path)
+    except OSError:
+        return None
+
+
 dry_run_option = click.option(
     "-n", "--dry-run", is_flag=True, help="Print what would change (with a diff); write nothing."
+)
+DEFAULT_WAIT_SECONDS = 60
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="While another run changes the site, wait this long for it (0: stop at once, exit 1).",
 )
 
 
@@ -334,6 +393,7 @@ dry_run_option = click.option(
     "folder", required=False, default="static/images", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @dry_run_option
+@wait_option
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -356,7 +416,7 @@ dry_run_option = click.option(
     help="Shrink sources over [gallery.check] max_bytes/max_edge/max_pixels in place (same name, no metadata;"
     " originals kept in .gallery/originals/). Config: downscale_sources = true.",
 )
-def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, downscale: bool) -> None:
+def optimize_cmd(folder: Path, dry_run: bool, wait: float, jobs: int, output_format: str, downscale: bool) -> None:
     """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
 
     Names follow [gallery.names], with every reference updated; EXIF (GPS, camera, serial),
@@ -375,7 +435,8 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
         gallery optimize static/images --dry-run
         gallery optimize static/images --jobs 2
     """
-    _change_site(folder, dry_run, "optimize", plan_optimize, _variants_step(jobs, output_format, downscale))
+    step = _variants_step(jobs, output_format, downscale)
+    _change_site(folder, dry_run, "optimize", plan_optimize, step, wait)
 
 
 @cli.command("fix-refs")
@@ -383,6 +444,7 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
     "folder", required=False, default="content", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @dry_run_option
+@wait_option
 @click.option("--merge-similar", is_flag=True, help="Merge perceptual duplicates too (merge_duplicates = similar).")
 @click.option("--no-merge", is_flag=True, help="Merge no duplicates in this run (merge_duplicates = off).")
 @click.option(
@@ -394,7 +456,13 @@ def optimize_cmd(folder: Path, dry_run: bool, jobs: int, output_format: str, dow
     help="Set markup.goldmark.renderer.unsafe = true in the Hugo config, which <picture> markup needs.",
 )
 def fix_refs_cmd(
-    folder: Path, dry_run: bool, merge_similar: bool, no_merge: bool, revert: bool, enable_unsafe_html: bool
+    folder: Path,
+    dry_run: bool,
+    wait: float,
+    merge_similar: bool,
+    no_merge: bool,
+    revert: bool,
+    enable_unsafe_html: bool,
 ) -> None:
     """Repair broken image references in the pages under FOLDER where the fix is certain, merge duplicates,
     and write every shown image as a <picture> with AVIF and WebP srcsets.
@@ -457,12 +525,12 @@ def fix_refs_cmd(
         )
         return fixes
 
-    def refusal(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> int:
+    def refusal(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> tuple[int, bool]:
         for line in refused:
             click.echo(line, err=True)
-        return EXIT_FINDINGS if refused else 0
+        return EXIT_FINDINGS if refused else 0, False
 
-    _change_site(folder, dry_run, "fix-refs --revert" if revert else "fix-refs", planner, refusal)
+    _change_site(folder, dry_run, "fix-refs --revert" if revert else "fix-refs", planner, refusal, wait)
 
 
 def _reader(site: Site) -> Callable[[PurePosixPath], bytes]:

@@ -15,14 +15,12 @@ import os
 import re
 import stat
 import tomllib
-import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import yaml
-from PIL import Image, UnidentifiedImageError
 
 from .frontmatter import split_front_matter
 from .model import ImageFile, ScanWarning
@@ -35,6 +33,7 @@ from .resolve import (
     page_stem,
 )
 from .site import Site
+from .variants import VariantSettings, open_header
 
 __all__ = [
     "ContentFile",
@@ -50,9 +49,6 @@ __all__ = [
     "read_text_file",
 ]
 
-# Raster formats whose headers Pillow reads. Never EPS/PS: Pillow hands those to Ghostscript.
-# MPO has no opener of its own: the JPEG one returns it (format "MPO").
-RASTER_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "BMP", "TIFF", "ICO")
 # Files outside content that may name an image: templates, styles, scripts, data, strings.
 _TEXT_SUFFIXES = (
     ".css", ".scss", ".sass", ".less", ".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx",
@@ -303,8 +299,9 @@ def _walk_dir(
                 continue
             try:
                 mode = os.stat(target).st_mode
-            except OSError:
-                yield ScanWarning(folder / name, "broken symlink, skipped")
+            except OSError as e:
+                problem = "symlink loop, not followed" if e.errno == errno.ELOOP else "broken symlink, skipped"
+                yield ScanWarning(folder / name, problem)
                 continue
         else:
             target = os.path.join(real, name)
@@ -360,8 +357,9 @@ class SiteReader:
     reader per scan: it remembers each folder's real path for as long as it lives.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_pixels: int = VariantSettings().max_pixels) -> None:
         self.root = root
+        self.max_pixels = max_pixels  # an image with more pixels is a ScanWarning, as read_image_file says
         self._root_real = _real_root(root)
         self._real_folders: dict[str, str | None] = {}
 
@@ -370,8 +368,8 @@ class SiteReader:
         return _text_from(path, self._open(path))
 
     def read_image(self, path: PurePosixPath) -> ImageFile | ScanWarning:
-        """What `read_image_file(root, path)` gives."""
-        return _image_from(path, self._open(path))
+        """What `read_image_file(root, path, max_pixels)` gives."""
+        return _image_from(path, self._open(path), self.max_pixels)
 
     def _open(self, path: PurePosixPath) -> int | ScanWarning:
         # os.path.split, not PurePosixPath.parent: "/x" must keep "/" as its folder.
@@ -427,16 +425,19 @@ def _regular(fd: int, path: PurePosixPath) -> int | ScanWarning:
     return fd
 
 
-def read_image_file(root: Path, path: PurePosixPath) -> ImageFile | ScanWarning:
+def read_image_file(
+    root: Path, path: PurePosixPath, max_pixels: int = VariantSettings().max_pixels
+) -> ImageFile | ScanWarning:
     """Size, dimensions and format from the file's header only.
 
-    A file Pillow cannot identify is an ImageFile with format None (the caller decides how to
-    report it); a file that cannot be read at all is a ScanWarning.
+    A ScanWarning says why when the file cannot be read, is no image gallery reads (empty, text,
+    EPS, HEIC, a corrupt header: the format is named when known) or has more than `max_pixels`
+    pixels (a decompression bomb is never decoded).
     """
-    return _image_from(path, _open_regular(root, path))
+    return _image_from(path, _open_regular(root, path), max_pixels)
 
 
-def _image_from(path: PurePosixPath, fd: int | ScanWarning) -> ImageFile | ScanWarning:
+def _image_from(path: PurePosixPath, fd: int | ScanWarning, max_pixels: int) -> ImageFile | ScanWarning:
     if isinstance(fd, ScanWarning):
         return fd
     with os.fdopen(fd, "rb") as f:
@@ -444,25 +445,10 @@ def _image_from(path: PurePosixPath, fd: int | ScanWarning) -> ImageFile | ScanW
         if path.suffix.lower() in (".svg", ".svgz"):
             return ImageFile(path, size, None, None, "SVG")
         try:
-            with warnings.catch_warnings():
-                # Header reads only: the pixel-count warning is about decoding, which we never do.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(f, formats=_raster_formats()) as im:
-                    width, height = im.size
-                    fmt = im.format
-        except Image.DecompressionBombError:
-            return ScanWarning(path, "image too large for Pillow to open (over its decompression-bomb limit)")
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError):
-            # Truncated or corrupt headers raise any of these from Pillow's plugins.
-            return ImageFile(path, size, None, None, None)
-    return ImageFile(path, size, width, height, fmt)
-
-
-@functools.cache
-def _raster_formats() -> tuple[str, ...]:
-    # Pillow raises KeyError for a format it was built without (AVIF on some builds).
-    Image.init()
-    return tuple(f for f in RASTER_FORMATS if f in Image.OPEN)
+            with open_header(f, max_pixels) as image:
+                return ImageFile(path, size, image.width, image.height, image.format)
+        except ValueError as e:
+            return ScanWarning(path, str(e))
 
 
 def read_text_file(root: Path, path: PurePosixPath) -> tuple[str | None, ScanWarning | None]:
@@ -535,7 +521,8 @@ def find_names_outside_content(site: Site, names: Iterable[str], skip: Collectio
     wanted: dict[str, str] = {}
     for name in names:
         wanted[name] = name
-        wanted.setdefault(quote(name), name)  # url(my%20photo.png) in CSS
+        # surrogateescape: a name with bytes that are not UTF-8 is written %-encoded byte for byte.
+        wanted.setdefault(quote(name, errors="surrogateescape"), name)  # url(my%20photo.png) in CSS
     if not wanted:
         return set()
     lengths = sorted({len(w) for w in wanted})
@@ -567,7 +554,7 @@ def find_folders_outside_content(site: Site, names: Iterable[str], skip: Collect
     wanted: dict[str, str] = {}
     for name in names:
         wanted[name] = name
-        wanted.setdefault(quote(name), name)
+        wanted.setdefault(quote(name, errors="surrogateescape"), name)
     if not wanted:
         return set()
     segment = re.compile("/(" + "|".join(map(re.escape, sorted(wanted, key=len, reverse=True))) + ")/")
@@ -613,37 +600,82 @@ ORIGINALS = PurePosixPath(".gallery/originals")
 # --- writing: the only functions that change files; apply.py and journal.py call them ---------
 
 
+TEMPORARY_SUFFIX = ".gallery-tmp"  # `.name.gallery-tmp` beside `name`: what a killed write may leave
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a reader, or a crash, sees the old or the new bytes.
 
     The bytes go to a temporary file in the same folder, which is flushed to disk and
     renamed over the target; then the folder itself is flushed so the rename survives a
-    power cut. The target's permission bits are kept.
+    power cut. Missing folders are made (and flushed) first. The target's permission bits,
+    and where we may, its owner, are kept. A target we may not write (a read-only file in a
+    writable folder) is refused, as a write in place would be: PermissionError. On any
+    error the target is as it was and no temporary file is left.
     """
     folder = path.parent
-    temporary = folder / f".{path.name}.gallery-tmp"
+    temporary = folder / f".{path.name}{TEMPORARY_SUFFIX}"
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        old = os.stat(path)
     except FileNotFoundError:
-        mode = 0o644
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        old = None
+        make_folders(folder)
+    if old is not None and not _may_write(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    mode = stat.S_IMODE(old.st_mode) if old is not None else 0o644
+    try:
+        # O_NOFOLLOW: a link planted at the temporary name is not written through.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _CLOEXEC, mode)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from e  # named after the file being written
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, mode)
+            os.fchmod(f.fileno(), mode)  # the umask narrowed the mode os.open was given
+            if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):  # only root may give a file away; others keep theirs
+                    os.fchown(f.fileno(), old.st_uid, old.st_gid)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(e, OSError) and e.filename != str(path):
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
     fsync_folder(folder)
 
 
+def _may_write(path: Path) -> bool:
+    # effective_ids: a setuid run is judged as the user it runs as (faccessat AT_EACCESS).
+    if os.access in os.supports_effective_ids:
+        return os.access(path, os.W_OK, effective_ids=True)
+    return os.access(path, os.W_OK)
+
+
+def make_folders(folder: Path) -> None:
+    """Make `folder` and its missing parents, each flushed into its parent so it survives a power cut."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir()
+        except FileExistsError:
+            if not made.is_dir():
+                raise
+            continue
+        fsync_folder(made.parent)
+
+
 def fsync_folder(folder: Path) -> None:
     """Flush a folder's entries (renames, new and removed names) to disk."""
-    fd = os.open(folder, os.O_RDONLY)
+    fd = os.open(folder, os.O_RDONLY | _CLOEXEC)
     try:
         os.fsync(fd)
     finally:
@@ -652,7 +684,7 @@ def fsync_folder(folder: Path) -> None:
 
 def link_or_copy(source: Path, target: Path) -> None:
     """Give `source` a second name `target` (a hard link, or an atomic copy where links fail)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(target.parent)
     try:
         os.link(source, target, follow_symlinks=False)
     except OSError as e:
@@ -677,7 +709,6 @@ def keep_original(root: Path, path: PurePosixPath) -> PurePosixPath:
         target = root / stored
         if not target.exists():
             # A copy, not a link: a tool that edits the site's file in place must not change the original.
-            target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, data)
             return stored
         if target.read_bytes() == data:

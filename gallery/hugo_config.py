@@ -52,8 +52,7 @@ def enable_unsafe_html(site: Site) -> PurePosixPath:
     old = read_site_bytes(site.root, target) if path.exists() else b""
     new = _with_unsafe_html(old, target)
     if new != old:
-        path.parent.mkdir(parents=True, exist_ok=True)  # config/_default/ for a new markup.toml
-        write_atomic(path, new)
+        write_atomic(path, new)  # makes config/_default/ for a new markup.toml
     _check_hugo_sees_it(site.root, target)
     return target
 
