@@ -8,8 +8,12 @@ skipped without decoding.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .downscale import SizeLimits, downscaled_source, is_oversized, upright_size
-from .fs import keep_original, read_site_bytes, write_atomic
+from .fs import TEMPORARY_SUFFIX, keep_original, read_site_bytes, write_atomic
 from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
 from .model import ImageFile
 from .similar import fingerprint
@@ -116,12 +120,66 @@ def _fingerprint(data: bytes, info: SourceInfo) -> str:
     return fingerprint(data).to_text()
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_PARENT_POLL_SECONDS = 0.2
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: the worker dies when the run that started it (pid `parent`) dies.
+
+    A killed run (SIGKILL, out of memory) never shuts its pool down, and its workers would wait
+    on the pool's queue forever, orphans holding memory. On Linux the kernel sends the worker
+    SIGKILL when its parent exits (prctl PR_SET_PDEATHSIG, man 2 prctl); elsewhere, or if that
+    fails, a daemon thread of the worker watches for its parent's death.
+    """
+    # The parent is `parent` itself (fork, spawn), or the forkserver, which exits with `parent`.
+    ppid = os.getppid()
+    if ppid != parent and os.name == "posix" and not _alive(parent):
+        os._exit(1)  # the run died before this worker started
+    if not _kill_when_orphaned():
+        threading.Thread(target=_exit_when_orphaned, args=(ppid,), daemon=True).start()
+    if os.getppid() != ppid:
+        os._exit(1)  # the parent died meanwhile, before the kernel or the thread watched it
+
+
+def _kill_when_orphaned() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; False where that cannot be done.
+
+    Strictly, when the parent's thread that forked it ends: the pool is made and fed from one thread,
+    which lives as long as the run (and no max_tasks_per_child, whose replacements another thread forks).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_when_orphaned(ppid: int) -> None:
+    """Worker thread: end the process once its parent is gone (an orphan gets another parent)."""
+    while os.getppid() == ppid:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def _rendered(
     root: Path, todo: list[_Job], settings: VariantSettings, jobs: int
 ) -> Iterator[tuple[_Job, Rendered | Exception]]:
     """Render every job, in a pool of `jobs` processes when that helps; errors are returned, not raised."""
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+        workers = min(jobs, len(todo))
+        with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [(job, pool.submit(_render_file, str(root), str(job.source.path), settings)) for job in todo]
             for job, future in futures:
                 try:
@@ -167,8 +225,7 @@ def build_variants(
             for variant, rendered in zip(entry.variants, variants, strict=True):
                 path = root / variant.path
                 if not path.is_file():  # content-addressed: an existing file is already this one
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(path, rendered.data)
+                    write_atomic(path, rendered.data)  # makes the folder
                     written += 1
             entries[str(job.source.path)] = entry
         except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
@@ -185,10 +242,15 @@ def build_variants(
         current = read_site_bytes(root, output.manifest)
     except OSError:
         current = b""
-    if data != current:
-        (root / output.manifest).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(root / output.manifest, data)
-    removed = _remove_stale(root, output, entries, keep)
+    removed = 0
+    try:
+        if data != current:
+            write_atomic(root / output.manifest, data)
+    except OSError as e:
+        # The old manifest stays, and so do the variants it lists: none is removed below.
+        failures.append(f"{output.manifest}: not written: {e.strerror}")
+    else:
+        removed = _remove_stale(root, output, entries, keep, failures)
     return BuildSummary(
         images=len(sources),
         rendered=len(todo),
@@ -250,8 +312,13 @@ def _entry(
     )
 
 
-def _remove_stale(root: Path, output: Output, entries: dict[str, SourceEntry], keep: set[PurePosixPath]) -> int:
-    """Delete variant files no source has any more (and no page still uses); folders emptied too."""
+def _remove_stale(
+    root: Path, output: Output, entries: dict[str, SourceEntry], keep: set[PurePosixPath], failures: list[str]
+) -> int:
+    """Delete variant files no source has any more (and no page still uses); folders emptied too.
+
+    Also the temporary files of a killed run (Hugo publishes hidden files of static dirs).
+    """
     wanted = {v.path for entry in entries.values() for v in entry.variants} | {str(p) for p in keep}
     folder = root / output.folder
     removed = 0
@@ -259,11 +326,19 @@ def _remove_stale(root: Path, output: Output, entries: dict[str, SourceEntry], k
         for name in names:
             path = Path(directory) / name
             relative = path.relative_to(root).as_posix()
-            if relative not in wanted and not name.startswith("."):
-                path.unlink()
-                removed += 1
-        if directory != str(folder) and not os.listdir(directory):
-            os.rmdir(directory)
+            temporary = name.endswith(TEMPORARY_SUFFIX)
+            if temporary or (relative not in wanted and not name.startswith(".")):
+                try:
+                    path.unlink()
+                except OSError as e:
+                    failures.append(f"{relative}: stale variant not removed: {e.strerror}")
+                    continue
+                removed += not temporary
+        try:
+            if directory != str(folder) and not os.listdir(directory):
+                os.rmdir(directory)
+        except OSError as e:
+            failures.append(f"{Path(directory).relative_to(root).as_posix()}: empty folder not removed: {e.strerror}")
     return removed
 
 
