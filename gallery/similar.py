@@ -35,6 +35,7 @@ from scipy import ndimage
 from .hashindex import near_pairs
 from .model import ImageFile, ScanWarning
 from .variants import PILLOW_ERRORS, VariantSettings, open_image, pillow_limits
+from .workers import die_with_parent
 
 # Pictures are compared at up to this size: a changed word in 10 px type stays visible in a
 # 1920 px screenshot (at 768 px, a changed alarm name in a real console screenshot did not).
@@ -441,11 +442,17 @@ def _fingerprints(
     fingerprint_file = functools.partial(_fingerprint_file, max_pixels=max_pixels)
     if len(paths) < 8 or (os.cpu_count() or 1) < 2:
         return [fingerprint_file(path, read) for path in paths]
-    with ProcessPoolExecutor(initializer=_set_reader, initargs=(read,)) as pool:
+    with ProcessPoolExecutor(initializer=_start_worker, initargs=(read, os.getpid())) as pool:
         return list(pool.map(fingerprint_file, paths, chunksize=4))
 
 
 _worker_read: Callable[[PurePosixPath], bytes] | None = None
+
+
+def _start_worker(read: Callable[[PurePosixPath], bytes], parent: int) -> None:
+    """Pool initializer: the worker dies with the run that started it (as variant workers do), and reads."""
+    die_with_parent(parent)
+    _set_reader(read)
 
 
 def _set_reader(read: Callable[[PurePosixPath], bytes]) -> None:
