@@ -22,12 +22,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .edit import StaleEdit, apply_edits
-from .fs import ORIGINALS, fsync_folder, keep_original, link_or_copy, write_atomic
+from .fs import ORIGINALS, TEMPORARY_SUFFIX, fsync_folder, keep_original, link_or_copy, write_atomic
 from .journal import clear_journal, read_journal, write_journal
 from .metadata import strip_metadata
 from .model import Edit, Merge, PageEdit, Plan, Rename, Report, StripMetadata
-
-TEMPORARY_SUFFIX = ".gallery-tmp"
 
 
 def apply_plan(root: Path, plan: Plan, command: str, keep_tags: tuple[str, ...] = ()) -> Report:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from .errors import GalleryError
 from .fs import fsync_folder, make_folders, write_atomic
+from .workers import pid_alive
 
 try:
     import fcntl
@@ -36,16 +37,6 @@ class SiteBusy(GalleryError):
 
 class _Held(Exception):
     """The lock is held by another process right now."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, owned by someone else
-    return True
 
 
 @contextmanager
@@ -170,7 +161,7 @@ def _create_pid_file(path: Path, state: Path) -> tuple[int, _Folder | None]:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             owner = _read_pid(path)
-            if owner is not None and _pid_alive(owner) and owner != os.getpid():
+            if owner is not None and pid_alive(owner) and owner != os.getpid():
                 raise _Held from None
             _remove(path)  # stale: its owner is gone
             continue

@@ -27,7 +27,7 @@ def die_with_parent(parent: int) -> None:
     """
     # The parent is `parent` itself (fork, spawn), or the forkserver, which exits with `parent`.
     ppid = os.getppid()
-    if ppid != parent and os.name == "posix" and not _alive(parent):
+    if ppid != parent and os.name == "posix" and not pid_alive(parent):
         os._exit(1)  # the run died before this worker started
     if not _kill_when_orphaned():
         threading.Thread(target=_exit_when_orphaned, args=(ppid,), daemon=True).start()
@@ -56,7 +56,8 @@ def _exit_when_orphaned(ppid: int) -> None:
     os._exit(1)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (of any user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
