@@ -61,8 +61,9 @@ def _execute(root: Path, plan: Plan, keep_tags: tuple[str, ...]) -> Report:
     for strip in plan.strips:
         where = dataclasses.replace(strip, path=kept_name.get(strip.path, strip.path))
         saved_now = _strip(root, where, keep_tags, failures)
-        stripped += saved_now > 0
-        saved += saved_now
+        if saved_now is not None:
+            stripped += 1
+            saved += saved_now
     # A page left as it was still uses the old names its edits would have replaced: they stay.
     still_used: set[PurePosixPath] = set()
     written = sum(_edit_page(root, page, missing, still_used, failures) for page in plan.pages)
@@ -107,17 +108,18 @@ def _same_image(old: Path, new: Path, keep_tags: tuple[str, ...]) -> bool:
     return linked == data or linked == strip_metadata(data, keep_tags)
 
 
-def _strip(root: Path, strip: StripMetadata, keep_tags: tuple[str, ...], failures: list[str]) -> int:
+def _strip(root: Path, strip: StripMetadata, keep_tags: tuple[str, ...], failures: list[str]) -> int | None:
+    """Bytes saved (0 for a HEIF, stripped in place), or None when nothing was written."""
     path = root / strip.path
     try:
         data = path.read_bytes()
         stripped = strip_metadata(data, keep_tags)
         if stripped is data:
-            return 0
-        write_atomic(path, stripped)
+            return None
+        write_atomic(path, stripped, root)
     except (OSError, ValueError) as e:
         failures.append(f"{strip.path}: metadata not removed: {getattr(e, 'strerror', None) or e}")
-        return 0
+        return None
     return len(data) - len(stripped)
 
 
@@ -137,7 +139,7 @@ def _edit_page(
         edits = [edit for edit in page.edits if edit.needs is None or edit.needs not in missing]
         if digest != page.before:
             raise StaleEdit("changed since it was read")
-        write_atomic(path, apply_edits(data, edits))
+        write_atomic(path, apply_edits(data, edits), root)
     except (StaleEdit, OSError) as e:
         why = f"{e}; run the command again" if isinstance(e, StaleEdit) else e.strerror
         failures.append(f"{page.page}: not updated: {why}")

@@ -15,15 +15,18 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from .build import read_manifest
 from .config import Config
 from .fs import iter_folder_images, read_image_file, read_site_bytes
 from .model import DuplicateGroup, ImageFile, ScanResult, ScanWarning
 from .names import NameRules, normalized_name
-from .similar import Failed, Fingerprint, similar_groups
 from .site import Site
 from .variants import VariantSettings
+
+if TYPE_CHECKING:
+    from .similar import Failed, Fingerprint
 
 # Formats that can only have lost detail when a copy was saved in them.
 LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF"})
@@ -51,6 +54,8 @@ def site_duplicates(
 def _manifest_fingerprints(
     root: Path, manifest: PurePosixPath, images: Iterable[ImageFile]
 ) -> dict[PurePosixPath, Fingerprint]:
+    from .similar import Fingerprint  # numpy and imagehash: imported by the commands that compare pictures
+
     entries = read_manifest(root, manifest)
     known = {}
     for image in images:
@@ -103,6 +108,8 @@ def find_duplicates(
     preference = functools.partial(_preference, uses=uses, names=names)
     groups = [_group(members, "identical", 0, preference) for members in _identical(readable, read)]
     if similar:
+        from .similar import similar_groups  # numpy and imagehash: imported by the commands that compare pictures
+
         copies = {path for group in groups for path in group.duplicates}
         # SVG is text: its look depends on a renderer gallery does not have.
         pictures = [image for image in readable if image.path not in copies and image.format != "SVG"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import posixpath
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from .markdown_inline import unescape
 from .model import Edit, PageContext
+from .resolve import url_decoded
 from .site import Site
 
 # Characters a new URL segment may keep as they are in every context it can land in:
@@ -46,10 +47,11 @@ def same_name(a: str, b: str) -> bool:
 
 
 def _encoded(segment: str, like: str) -> str:
-    """A path segment spelled for a URL: as is when safe, else percent-encoded (UTF-8)."""
+    """A path segment spelled for a URL: as is when safe, else percent-encoded (UTF-8; a name's
+    bytes that are not UTF-8, kept as surrogates, byte for byte)."""
     if all(c.isascii() and (c.isalnum() or c in URL_SAFE) for c in segment) and "%" not in like:
         return segment
-    return quote(segment, safe=URL_SAFE)
+    return quote(segment, safe=URL_SAFE, errors="surrogateescape")
 
 
 def retarget_url(raw: str, old_tail: tuple[str, ...], new_tail: tuple[str, ...]) -> str | None:
@@ -65,7 +67,7 @@ def retarget_url(raw: str, old_tail: tuple[str, ...], new_tail: tuple[str, ...])
     if count == 0 or len(segments) < count:
         return None
     tail = segments[-count:]
-    if not all(same_name(unquote(unescape(s)), old) for s, old in zip(tail, old_tail, strict=True)):
+    if not all(same_name(url_decoded(unescape(s)), old) for s, old in zip(tail, old_tail, strict=True)):
         return None
     new = [s if s == n else _encoded(n, like=s) for s, n in zip(tail, new_tail, strict=True)]
     return "/".join(segments[:-count] + new) + rest
@@ -93,7 +95,7 @@ def url_like(site: Site, page: PageContext, raw: str, url_path: str) -> str:
         origin = raw[: raw.index("//") + 2 + len(parts.netloc)]
         return f"{origin}{site.base_path.rstrip('/')}{spelled}{rest}"
     if raw.startswith("/"):
-        subpath = site.base_path != "/" and unquote(parts.path).startswith(site.base_path)
+        subpath = site.base_path != "/" and url_decoded(parts.path).startswith(site.base_path)
         return (site.base_path.rstrip("/") if subpath else "") + spelled + rest
     relative = spelled_path(relative_url(page.url, url_path))
     if raw.startswith("./") and not relative.startswith("../"):

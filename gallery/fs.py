@@ -95,7 +95,7 @@ def iter_published_images(site: Site, image_extensions: Iterable[str]) -> Iterat
     """
     extensions = tuple(e.lower() for e in image_extensions)
     is_image = lambda name: _suffix(name).lower() in extensions  # noqa: E731
-    for static_dir in _static_dirs(site):
+    for static_dir in static_dirs(site):
         # Hugo publishes hidden files from static dirs too (checked: .hidden/x.png is copied).
         for item in _walk(site.root, static_dir, skip_hidden=False):
             if isinstance(item, ScanWarning):
@@ -112,7 +112,8 @@ def iter_published_images(site: Site, image_extensions: Iterable[str]) -> Iterat
                 yield PublishedFile(item.path, "/" + item.within + item.name, asset=True)
 
 
-def _static_dirs(site: Site) -> list[PurePosixPath]:
+def static_dirs(site: Site) -> list[PurePosixPath]:
+    """The site's and its themes' static dirs, in the order Hugo copies them."""
     # Single-host sites copy every language's static dirs to the site root, in language order
     # (checked: a languages.fr.staticDir file lands at /x.png, and fr's copy wins over en's).
     dirs = [t / "static" for t in reversed(site.theme_dirs)]
@@ -588,7 +589,7 @@ def _all_files_outside_content(site: Site) -> Iterator[PurePosixPath]:
         for item in _walk(site.root, d, skip_hidden=True):
             if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _TEXT_SUFFIXES:
                 yield item.path
-    for d in _static_dirs(site):
+    for d in static_dirs(site):
         for item in _walk(site.root, d, skip_hidden=True):
             if not isinstance(item, ScanWarning) and _suffix(item.name).lower() in _STYLE_SCRIPT_SUFFIXES:
                 yield item.path
@@ -604,25 +605,30 @@ TEMPORARY_SUFFIX = ".gallery-tmp"  # `.name.gallery-tmp` beside `name`: what a k
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
     """Replace `path` with `data` so that a reader, or a crash, sees the old or the new bytes.
 
     The bytes go to a temporary file in the same folder, which is flushed to disk and
     renamed over the target; then the folder itself is flushed so the rename survives a
     power cut. Missing folders are made (and flushed) first. The target's permission bits,
     and where we may, its owner, are kept. A target we may not write (a read-only file in a
-    writable folder) is refused, as a write in place would be: PermissionError. On any
-    error the target is as it was and no temporary file is left.
+    writable folder) is refused, as a write in place would be: PermissionError (OSError
+    EROFS on a read-only file system). A symbolic link stays a link: the file it leads to is
+    written when it is inside `root` (the site root), and the write is refused (OSError) when it
+    is outside it or no `root` says where the site ends. On any error the target is as it was
+    and no temporary file is left; errors name `path`.
     """
-    folder = path.parent
-    temporary = folder / f".{path.name}{TEMPORARY_SUFFIX}"
+    target = _write_target(path, root)
+    folder = target.parent
+    temporary = folder / f".{target.name}{TEMPORARY_SUFFIX}"
     try:
-        old = os.stat(path)
+        old = os.stat(target)
     except FileNotFoundError:
         old = None
         make_folders(folder)
-    if old is not None and not _may_write(path):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    if old is not None and not _may_write(target):
+        code = errno.EROFS if _read_only_file_system(target) else errno.EACCES
+        raise PermissionError(code, os.strerror(code), str(path))
     mode = stat.S_IMODE(old.st_mode) if old is not None else 0o644
     try:
         # O_NOFOLLOW: a link planted at the temporary name is not written through.
@@ -638,7 +644,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
                 with contextlib.suppress(OSError):  # only root may give a file away; others keep theirs
                     os.fchown(f.fileno(), old.st_uid, old.st_gid)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -648,11 +654,32 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_folder(folder)
 
 
+def _write_target(path: Path, root: Path | None) -> Path:
+    """The file a write to `path` replaces: `path`, or the file its symbolic link leads to, inside `root`."""
+    if root is None:
+        if os.path.islink(path):
+            raise PermissionError(errno.EPERM, "it is a symbolic link and the site root is not known", str(path))
+        return path
+    real = os.path.realpath(path)
+    if not _inside(real, _real_root(root)):
+        raise PermissionError(errno.EPERM, "it leads outside the site root through a symbolic link", str(path))
+    # A link is written through, not replaced by a file; through a linked folder, os.replace already lands there.
+    return Path(real) if os.path.islink(path) else path
+
+
 def _may_write(path: Path) -> bool:
     # effective_ids: a setuid run is judged as the user it runs as (faccessat AT_EACCESS).
     if os.access in os.supports_effective_ids:
         return os.access(path, os.W_OK, effective_ids=True)
     return os.access(path, os.W_OK)
+
+
+def _read_only_file_system(path: Path) -> bool:
+    # os.access answers False without saying why: EROFS is the file system's flag, not the file's mode.
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def make_folders(folder: Path) -> None:

@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 from .config import Config
 from .edit import apply_edits, retarget_url
-from .fs import find_folders_outside_content, find_names_outside_content, read_site_bytes
+from .fs import find_folders_outside_content, find_names_outside_content, read_site_bytes, static_dirs
+from .hook import own_data_files
 from .metadata import Metadata, read_metadata
 from .model import Edit, Finding, ImageRef, PageEdit, Plan, Rename, ScanResult, StripMetadata
-from .names import NameInput, plan_renames
+from .names import NameInput, NameRules, RenamePlan, plan_renames
 from .site import Site
 
 
@@ -38,15 +39,11 @@ def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanR
         digests[image.path] = hashlib.sha256(data).hexdigest()
         metadata[image.path] = read_metadata(data)
     inputs = [NameInput(image.path, image.format, digests[image.path]) for image in images]
-    rules = config.names
-    if any(is_under(target, folder) or is_under(folder, target) for folder in _content_dirs(site)):
-        # A folder in a content dir is a section or a page bundle: renaming it moves pages.
-        rules = dataclasses.replace(rules, folders=False)
-    wanted = plan_renames(inputs, rules, base=target)
+    wanted = _planned_renames(site, inputs, config.names, target)
     problems = [
         Finding("bad-filename", "warning", f"not renamed: {reason}", file=path) for path, reason in wanted.skipped
     ]
-    manifest = {PurePosixPath(config.manifest)}
+    manifest = own_data_files(site, config.manifest)
     names_elsewhere = find_names_outside_content(site, {old.name for old, _ in wanted.renames}, manifest)
     folders_elsewhere = find_folders_outside_content(
         site, {f for old, new in wanted.renames for f in _moved(old, new)}, manifest
@@ -193,6 +190,28 @@ def _outside(data: bytes, spans: Iterable[tuple[int, int]]) -> bytes:
 def _moved(old: PurePosixPath, new: PurePosixPath) -> tuple[str, ...]:
     """The folder names a rename changes."""
     return tuple(a for a, b in zip(old.parts[:-1], new.parts[:-1], strict=True) if a != b)
+
+
+def _planned_renames(site: Site, inputs: list[NameInput], rules: NameRules, target: PurePosixPath) -> RenamePlan:
+    """Clean names for the files under `target`, and for their folders below `target` or below each static dir it holds.
+
+    A folder in a content dir is a section or a page bundle (renaming it moves pages), and a static
+    dir is named by the Hugo config: neither is renamed, even when `target` is the site root.
+    """
+    statics = [folder for folder in static_dirs(site) if is_under(folder, target)]
+    near_content = any(is_under(target, folder) or is_under(folder, target) for folder in _content_dirs(site))
+    groups: dict[PurePosixPath | None, list[NameInput]] = defaultdict(list)  # base -> files; None: no folders
+    for f in inputs:
+        static = next((folder for folder in statics if is_under(f.path, folder)), None)
+        groups[static if static is not None else None if near_content else target].append(f)
+    no_folders = dataclasses.replace(rules, folders=False)
+    plans = [
+        plan_renames(files, rules, base) if base is not None else plan_renames(files, no_folders, target)
+        for base, files in groups.items()
+    ]
+    renames = sorted((r for plan in plans for r in plan.renames), key=lambda r: str(r[0]))
+    skipped = sorted((s for plan in plans for s in plan.skipped), key=lambda s: str(s[0]))
+    return RenamePlan(tuple(renames), tuple(skipped))
 
 
 def _content_dirs(site: Site) -> set[PurePosixPath]:

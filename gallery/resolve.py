@@ -274,8 +274,14 @@ def published_asset(site: Site, index: PublishedIndex, page: PageContext, raw: R
     url = raw.url.strip()
     if not url or url.startswith("//") or _SCHEME.match(url) or not _hooked(site, raw):
         return None
-    found = _hook_lookup(site, index, page, unquote(url.split("#", 1)[0].split("?", 1)[0]))
+    found = _hook_lookup(site, index, page, url_decoded(url.split("#", 1)[0].split("?", 1)[0]))
     return found.path if found is not None and found.asset else None
+
+
+def url_decoded(text: str) -> str:
+    """TEXT with %-escapes decoded; bytes that are not UTF-8 become surrogates, as os.fsdecode spells
+    such a file name, so /images/%E9.jpg names the file whose name is the byte 0xE9 + ".jpg"."""
+    return unquote(text, errors="surrogateescape")
 
 
 def find_orphans(
@@ -317,7 +323,7 @@ def _locate(site: Site, index: PublishedIndex, page: PageContext, raw: RawRef) -
         if local is None:
             return Located(Status.REMOTE, None, "")
         url = local
-    path = unquote(url.split("#", 1)[0].split("?", 1)[0])
+    path = url_decoded(url.split("#", 1)[0].split("?", 1)[0])
     if not path:
         return Located(Status.MISSING, None, "the URL names no file")
     if not on_site and _hooked(site, raw):

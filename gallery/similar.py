@@ -29,12 +29,11 @@ from pathlib import PurePosixPath
 
 import imagehash
 import numpy as np
-from PIL import Image, ImageOps
-from scipy import ndimage
+from PIL import Image
 
 from .hashindex import near_pairs
 from .model import ImageFile, ScanWarning
-from .variants import PILLOW_ERRORS, VariantSettings, open_image, pillow_limits
+from .variants import PILLOW_ERRORS, VariantSettings, open_image, pillow_limits, shrunk, upright
 from .workers import die_with_parent
 
 # Pictures are compared at up to this size: a changed word in 10 px type stays visible in a
@@ -102,15 +101,22 @@ def picture(data: bytes, side: int = PICTURE_SIDE, max_pixels: int = VariantSett
         image = open_image(data, max_pixels)
         try:
             image.draft("L", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
-                rgba = image.convert("RGBA")
-                image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            image = image.convert("L")
-            image.thumbnail((side, side), Image.Resampling.LANCZOS)
+            # Grey and box-reduced before anything else (as thumbnail's reducing_gap=2 would), a band at a
+            # time: a large picture is never copied whole to turn it, composite it or make it grey.
+            factor = max(1, int(max(image.size) / side / 2))
+            pixels = upright(shrunk(image, data, (factor, factor), _grey), image)
+            pixels.thumbnail((side, side), Image.Resampling.LANCZOS)
         except PILLOW_ERRORS as e:  # truncated or corrupt pixel data
             raise ValueError(f"cannot decode {image.format} image: {e}") from e
-    return trimmed(np.asarray(image, dtype=np.uint8))
+    return trimmed(np.asarray(pixels, dtype=np.uint8))
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    """`image` in grey, transparency over white."""
+    if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return image.convert("L")
 
 
 def trimmed(pixels: np.ndarray) -> np.ndarray:
@@ -214,6 +220,8 @@ def _verdict(whole: np.ndarray, seen: np.ndarray, box: Sequence[float]) -> Verdi
     """How much `seen` differs from the `box` of `whole`, once tones are matched."""
     shown = _resized(whole, (seen.shape[1], seen.shape[0]), box)
     matched = _tone_matched(seen, shown)
+    from scipy import ndimage  # 0.2 s to import: here, so that commands that verify no pair start without it
+
     plain = np.abs(ndimage.gaussian_filter(shown, 0.7) - ndimage.gaussian_filter(matched, 0.7))
     detail = np.abs(ndimage.gaussian_filter(_high_pass(shown) - _high_pass(matched), 0.7))
     # Where one copy clipped a highlight (or a shadow) that is bright (dark) in the other, its detail
@@ -236,6 +244,8 @@ def _clipped(pixels: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def _high_pass(pixels: np.ndarray) -> np.ndarray:
+    from scipy import ndimage  # imported where used: see _verdict
+
     return pixels - ndimage.gaussian_filter(pixels, 3)
 
 

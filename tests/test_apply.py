@@ -263,7 +263,7 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, when: int, torn: bool, names: tupl
     def step(name: str, real, *args):
         steps.append(name)
         if len(steps) - 1 == when and torn and name == "write_atomic":
-            path, data = args
+            path, data = args[:2]
             path.with_name(f".{path.name}{apply_module.TEMPORARY_SUFFIX}").write_bytes(data[: len(data) // 2])
             raise Crash(name)
         result = real(*args)
@@ -633,7 +633,7 @@ def test_a_new_name_taken_after_planning_keeps_the_old_name_working_and_still_st
 # --- merging duplicates: the same invariant, and no image's content lost -------------------------
 
 
-def similar_pngs(site, config, scan, similar: bool = True) -> tuple[DuplicateGroup, ...]:
+def similar_pngs(site, config, scan, similar: bool = True, failed=None) -> tuple[DuplicateGroup, ...]:
     """Duplicate detection with perceptual groups given (detection of those is not here yet):
     static/similar/s-{i}.png shows the picture of static/images/k-{i}.jpg, in other bytes."""
     found = site_duplicates(site, config, scan, similar=False)

@@ -43,6 +43,9 @@ from gallery.model import Edit
         ("/images/a.png", ("a.png",), ("100%.png",), "/images/100%25.png"),
         # relative, with dot segments
         ("./Ảnh 1.JPG", ("Ảnh 1.JPG",), ("anh-1.jpg",), "./anh-1.jpg"),
+        # a name whose bytes are not UTF-8 (os.fsdecode keeps 0xE9 as a surrogate), %-encoded byte for byte
+        ("/images/caf%E9.jpg", ("caf\udce9.jpg",), ("caf.jpg",), "/images/caf.jpg"),
+        ("/images/a.jpg", ("a.jpg",), ("caf\udce9 x.jpg",), "/images/caf%E9%20x.jpg"),
         ("https://example.org/docs/images/X.JPG", ("X.JPG",), ("x.jpg",), "https://example.org/docs/images/x.jpg"),
     ],
 )
@@ -113,3 +116,4 @@ def test_relative_url(page: str, target: str, expected: str) -> None:
 def test_spelled_path_encodes_only_what_needs_it() -> None:
     assert spelled_path("/images/a-b_c.d~e.jpg") == "/images/a-b_c.d~e.jpg"
     assert spelled_path("/images/Ảnh 1/x (2).jpg") == "/images/%E1%BA%A2nh%201/x%20%282%29.jpg"
+    assert spelled_path("/images/caf\udce9.jpg") == "/images/caf%E9.jpg"

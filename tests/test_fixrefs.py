@@ -167,3 +167,15 @@ def test_check_passes_after_optimize_and_fix_refs(tmp_path: Path) -> None:
     code, out, _ = run("check", str(root))
     assert (code, out.strip()) == (0, "no problems in 4 images")
     assert set(statuses(root).values()) == {"ok"}
+
+
+def test_a_page_that_is_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    # content/a.md -> ../shared/a.md, both inside the site: the shared file gets the fix, the link stays.
+    root = site(tmp_path, {"shared/a.md": "![a](/images/photo.jpg)\n"}, ["static/images/Photo.JPG"])
+    (root / "content").mkdir()
+    (root / "content/a.md").symlink_to("../shared/a.md")
+    assert statuses(root) == {("content/a.md", "/images/photo.jpg"): "case-mismatch"}
+    fix(root)
+    assert (root / "content/a.md").is_symlink() and (root / "content/a.md").readlink() == Path("../shared/a.md")
+    assert (root / "shared/a.md").read_text() == "![a](/images/Photo.JPG)\n"
+    assert statuses(root) == {("content/a.md", "/images/Photo.JPG"): "ok"}

@@ -9,9 +9,9 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import pytest
+from conftest import make_image
 from PIL import Image
 
-from conftest import make_image
 from gallery.config import DEFAULT_IMAGE_EXTENSIONS
 from gallery.fs import (
     SiteReader,
@@ -22,6 +22,7 @@ from gallery.fs import (
     read_front_matter,
     read_image_file,
     read_text_file,
+    write_atomic,
 )
 from gallery.model import ImageFile, RawRef, RefKind, ScanWarning, Status
 from gallery.resolve import ContentFile, PageContext, PublishedFile, index_published, page_url, resolve_ref
@@ -145,7 +146,15 @@ def test_published_image_details(ml_site) -> None:
 
 
 def test_theme_static_files_are_published_under_the_site_ones(tmp_path: Path) -> None:
-    write(tmp_path, {"hugo.toml": 'theme = "t"\n', "themes/t/static/x.png": None, "static/x.png": None, "themes/t/static/only.png": None})
+    write(
+        tmp_path,
+        {
+            "hugo.toml": 'theme = "t"\n',
+            "themes/t/static/x.png": None,
+            "static/x.png": None,
+            "themes/t/static/only.png": None,
+        },
+    )
     site = read_site(tmp_path)[0]
     files, _ = split(list(iter_published_images(site, [".png"])))
     index = index_published(files)
@@ -291,7 +300,9 @@ def test_read_image_file_formats(tmp_path: Path) -> None:
     (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10"/>')
     (tmp_path / "junk.jpg").write_bytes(b"not an image at all")
     (tmp_path / "page.eps").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n")
-    assert read_image_file(tmp_path, P("a.png")) == ImageFile(P("a.png"), (tmp_path / "a.png").stat().st_size, 64, 48, "PNG")
+    assert read_image_file(tmp_path, P("a.png")) == ImageFile(
+        P("a.png"), (tmp_path / "a.png").stat().st_size, 64, 48, "PNG"
+    )
     assert read_image_file(tmp_path, P("b.jpg")).format == "JPEG"
     lies = read_image_file(tmp_path, P("lies.png"))
     assert (lies.width, lies.height, lies.format) == (10, 12, "JPEG")
@@ -347,7 +358,7 @@ def test_names_outside_content(tmp_path: Path) -> None:
         {
             "hugo.toml": 'theme = "t"\n[params]\nlogo = "/img/from-config.png"\n',
             "layouts/partials/head.html": '<link rel="icon" href="/favicon.png">',
-            "themes/t/layouts/_default/baseof.html": "{{ $hero := resources.Get \"hero.jpg\" }}",
+            "themes/t/layouts/_default/baseof.html": '{{ $hero := resources.Get "hero.jpg" }}',
             "assets/css/main.scss": ".a { background: url('/img/My%20Photo.png') }",
             "static/js/app.js": 'const p = "sprites/icons.webp";',
             "data/team.yaml": "photo: people/Ann.JPG\n",
@@ -379,3 +390,42 @@ def test_large_image_fixture_is_real(tmp_path: Path) -> None:
     (tmp_path / "huge.png").write_bytes(png_header_only(2000, 2000))
     with Image.open(tmp_path / "huge.png") as im, pytest.raises(OSError):
         im.load()
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_write_atomic_writes_through_a_link_inside_the_root_and_keeps_it(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    (root / "shared").mkdir(parents=True)
+    (root / "content").mkdir()
+    (root / "shared/a.md").write_text("old\n")
+    (root / "content/a.md").symlink_to("../shared/a.md")
+    write_atomic(root / "content/a.md", b"new\n", root)
+    assert (root / "content/a.md").readlink() == Path("../shared/a.md")
+    assert (root / "shared/a.md").read_bytes() == b"new\n"
+    assert sorted(p.name for p in (root / "content").iterdir()) == ["a.md"]  # no temporary file left
+
+
+@pytest.mark.parametrize("link", ["content/a.md", "content/linked-folder/a.md"])
+def test_write_atomic_refuses_a_link_leading_outside_the_root(tmp_path: Path, link: str) -> None:
+    root = tmp_path / "site"
+    (root / "content").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.md").write_text("theirs\n")
+    (root / "content/a.md").symlink_to(outside / "a.md")
+    (root / "content/linked-folder").symlink_to(outside)
+    with pytest.raises(PermissionError, match="outside the site root") as raised:
+        write_atomic(root / link, b"ours\n", root)
+    assert raised.value.filename == str(root / link)
+    assert (outside / "a.md").read_text() == "theirs\n" and sorted(os.listdir(outside)) == ["a.md"]
+    assert (root / "content/a.md").is_symlink()
+
+
+def test_write_atomic_without_a_root_never_replaces_a_link(tmp_path: Path) -> None:
+    (tmp_path / "target.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to("target.json")
+    with pytest.raises(PermissionError, match="symbolic link"):
+        write_atomic(tmp_path / "link.json", b"[]")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "{}"

@@ -333,7 +333,7 @@ def test_a_new_url_that_would_not_lead_to_the_kept_copy_is_reported_not_written(
 # --- perceptual duplicates: detection is not here yet, so the groups are given -------------------
 
 
-def similar_png_copies(site_, config, scan_result, similar: bool = True) -> tuple[DuplicateGroup, ...]:
+def similar_png_copies(site_, config, scan_result, similar: bool = True, failed=None) -> tuple[DuplicateGroup, ...]:
     """Stands in for detection: a PNG is the same picture as the JPEG of the same stem (other bytes)."""
     if not similar:
         return ()

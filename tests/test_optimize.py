@@ -468,3 +468,23 @@ def test_planning_holds_one_image_in_memory_at_a_time(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(plan.renames) == 12
     assert peak < 4_000_000
+
+
+def test_optimize_on_the_site_root_cleans_static_folders_but_not_content_ones(tmp_path: Path, monkeypatch) -> None:
+    # As `optimize static/images` does: the root holds content/, whose folders are sections and bundles,
+    # but that must not keep the static folders messy.
+    root = write_site(
+        tmp_path / "site",
+        {
+            "content/Posts/Trip/index.md": "![a](<Ảnh 1.JPG>) ![b](/images/4-Event/Event%202.JPG)\n",
+            "content/Posts/Trip/Ảnh 1.JPG": None,
+            "static/images/4-Event/Event 2.JPG": None,
+        },
+    )
+    monkeypatch.chdir(root)
+    code, _, err = run("optimize", ".")
+    assert code == 0, err
+    assert files(root, "content") == {"content/Posts/Trip/index.md", "content/Posts/Trip/anh-1.jpg"}
+    assert files(root, "static/images") == {"static/images/4-event/event-2.jpg"}
+    assert (root / "content/Posts/Trip/index.md").read_text() == "![a](<anh-1.jpg>) ![b](/images/4-event/event-2.jpg)\n"
+    assert set(urls(root).values()) == {"ok"}

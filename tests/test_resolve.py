@@ -122,6 +122,8 @@ FILES = (
     PublishedFile(P("content/posts/sec.png"), "/posts/sec.png", P("content/posts"), "en"),
     PublishedFile(P("content/vionly/v.png"), None, P("content/vionly"), "en"),
     PublishedFile(P("assets/images/logo.png"), "/images/logo.png", asset=True),
+    # The name is the byte 0xE9 + ".jpg" (Latin-1, not UTF-8): os.fsdecode spells it with a surrogate.
+    PublishedFile(P("static/images/\udce9.jpg"), "/images/\udce9.jpg"),
 )
 INDEX = index_published(FILES)
 LEAF = PageContext(P("content/posts/leaf/index.md"), "/posts/leaf/", "en")
@@ -135,7 +137,9 @@ def ref(url: str, kind: RefKind = RefKind.MARKDOWN, **flags: bool) -> RawRef:
     return RawRef(kind, url, 10, 10 + len(url), 3, 5, **flags)
 
 
-def resolve(url: str, page: PageContext = REGULAR, site: Site | None = None, kind: RefKind = RefKind.MARKDOWN, **flags: bool):
+def resolve(
+    url: str, page: PageContext = REGULAR, site: Site | None = None, kind: RefKind = RefKind.MARKDOWN, **flags: bool
+):
     site = site or make_site(markup={"goldmark": {"renderer": {"unsafe": True}}})
     return resolve_ref(site, INDEX, page, ref(url, kind, **flags))
 
@@ -149,6 +153,8 @@ def resolve(url: str, page: PageContext = REGULAR, site: Site | None = None, kin
         ("/images/cat.png?v=2#top", REGULAR, "static/images/cat.png"),  # query, fragment dropped
         ("/img/" + nfd("café.png"), REGULAR, "static/img/" + nfd("café.png")),
         ("/img/cafe%CC%81.png", REGULAR, "static/img/" + nfd("café.png")),
+        ("/images/%E9.jpg", REGULAR, "static/images/\udce9.jpg"),  # a byte that is no UTF-8, as the file name has it
+        ("/images/%e9.jpg", REGULAR, "static/images/\udce9.jpg"),
         ("a.png", LEAF, "content/posts/leaf/a.png"),  # leaf bundle, published under the page
         ("./sub/d.png", LEAF, "content/posts/leaf/sub/d.png"),
         ("sec.png", BRANCH, "content/posts/sec.png"),  # branch bundle
@@ -351,9 +357,7 @@ def test_shortcode_finds_page_resources_case_insensitively() -> None:
 
 
 def test_later_static_file_wins_the_same_url() -> None:
-    index = index_published(
-        [PublishedFile(P("static/x.png"), "/x.png"), PublishedFile(P("static_fr/x.png"), "/x.png")]
-    )
+    index = index_published([PublishedFile(P("static/x.png"), "/x.png"), PublishedFile(P("static_fr/x.png"), "/x.png")])
     result = resolve_ref(make_site(), index, REGULAR, ref("/x.png"))
     assert result.file == P("static_fr/x.png")
 

@@ -192,6 +192,22 @@ def read_only(path: Path) -> None:
 
 
 @pytest.fixture
+def mount_read_only() -> Iterator[Callable[[Path], None]]:
+    """mount(folder): bind-mount `folder` read-only on itself (writes fail with EROFS); skips where none can be."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path) -> None:
+        done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot bind-mount here (root with CAP_SYS_ADMIN needed): {done.stderr.decode().strip()}")
+        mounted.append(folder)
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     """mount(size) -> a fresh tmpfs of `size` bytes; skips where none can be mounted."""
     mounted: list[Path] = []
@@ -418,9 +434,9 @@ def test_optimize_that_cannot_write_the_manifest_keeps_the_old_one_and_its_varia
 
 
 @pytest.mark.parametrize("command", [("fix-refs", "content"), ("fix-refs", "--revert", "content")])
-@pytest.mark.parametrize("what", ["folder", "file"])
+@pytest.mark.parametrize("what", ["folder", "file", "file system"])
 def test_fix_refs_with_a_read_only_page_leaves_it_as_it_was(
-    user_dir: Path, what: str, command: tuple[str, ...]
+    user_dir: Path, what: str, command: tuple[str, ...], mount_read_only: Callable[[Path], None]
 ) -> None:
     root = picture_site(user_dir / "site")
     (root / "content/big.md").unlink()
@@ -428,13 +444,17 @@ def test_fix_refs_with_a_read_only_page_leaves_it_as_it_was(
         assert gallery(root, "fix-refs", "content")[0] == 0
     give_to_user(root)
     page = root / "content/locked/b.md"
-    read_only(page.parent if what == "folder" else page)
+    if what == "file system":
+        mount_read_only(page.parent)  # gallery runs as root then: only the mount denies the write
+    else:
+        read_only(page.parent if what == "folder" else page)
     before = files(root)
 
-    code, out, err = gallery(root, *command, as_user=True)
+    code, out, err = gallery(root, *command, as_user=what != "file system")
 
     assert code == 3, out + err
-    expected = ["failed: content/locked/b.md: not updated: Permission denied"]
+    why = "Read-only file system" if what == "file system" else "Permission denied"
+    expected = [f"failed: content/locked/b.md: not updated: {why}"]
     assert failure_lines(err) == expected + ([] if "--revert" in command else [KEPT])
     assert page.read_bytes() == before["content/locked/b.md"]
     assert (root / "content/posts/a.md").read_bytes() != before["content/posts/a.md"]  # the other page: written
