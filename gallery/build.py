@@ -8,6 +8,7 @@ skipped without decoding.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .downscale import SizeLimits, downscaled_source, is_oversized, upright_size
+from .executors import DaskExecutor, dask_results
 from .fs import TEMPORARY_SUFFIX, keep_original, read_site_bytes, write_atomic
 from .manifest import SourceEntry, VariantEntry, manifest_from_json, manifest_to_json, variant_name
 from .model import ImageFile
-from .similar import fingerprint
-from .variants import RenderedVariant, SourceInfo, VariantSettings, render_variants, variant_specs
+from .variants import RenderedVariant, SourceInfo, VariantSettings, placeholder_of, render_variants, variant_specs
 from .workers import die_with_parent
 
 Progress = Callable[[PurePosixPath], None]
@@ -105,7 +106,11 @@ def plan_builds(
 
 def _render_file(root: str, path: str, settings: VariantSettings) -> Rendered:
     """Worker: read one source and render its variants (only bytes cross the process boundary)."""
-    data = read_site_bytes(Path(root), PurePosixPath(path))
+    return render_source(read_site_bytes(Path(root), PurePosixPath(path)), settings)
+
+
+def render_source(data: bytes, settings: VariantSettings) -> Rendered:
+    """The variant job, pure: a source's bytes in; its sha256, what it is, its fingerprint and its variants out."""
     info, variants = render_variants(data, settings)
     return hashlib.sha256(data).hexdigest(), info, _fingerprint(data, info), variants
 
@@ -114,13 +119,20 @@ def _fingerprint(data: bytes, info: SourceInfo) -> str:
     """What duplicate detection needs, computed here where the source is read anyway ("" for SVG)."""
     if info.format == "SVG":
         return ""
+    from .similar import fingerprint  # numpy and imagehash: not for the commands that never render
+
     return fingerprint(data).to_text()
 
 
 def _rendered(
-    root: Path, todo: list[_Job], settings: VariantSettings, jobs: int
+    root: Path, todo: list[_Job], settings: VariantSettings, jobs: int, cluster: DaskExecutor | None
 ) -> Iterator[tuple[_Job, Rendered | Exception]]:
-    """Render every job, in a pool of `jobs` processes when that helps; errors are returned, not raised."""
+    """Render every job, on the Dask `cluster` if given, else in a pool of `jobs` processes when that helps;
+    errors are returned, not raised."""
+    if cluster is not None and todo:
+        sizes, read = (lambda job: job.size), (lambda job: read_site_bytes(root, job.source.path))
+        yield from dask_results(cluster, todo, sizes, read, render_source, settings)
+        return
     if jobs > 1 and len(todo) > 1:
         workers = min(jobs, len(todo))
         with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
@@ -146,21 +158,26 @@ def build_variants(
     jobs: int,
     keep: set[PurePosixPath],
     progress: Progress | None = None,
+    cluster: DaskExecutor | None = None,
 ) -> BuildSummary:
     """Render what is stale, write it, write the manifest, remove unused variant files.
 
-    `keep` holds variant files that pages still reference: they are never removed.
+    `keep` holds variant files that pages still reference: they are never removed. With a Dask
+    `cluster`, the rendering runs there (`jobs` is then unused) and the writing here.
     """
     started = time.perf_counter()
     manifest = read_manifest(root, output.manifest)
     todo, entries = plan_builds(root, sources, manifest, settings)
+    for path, entry in entries.items():
+        if entry.placeholder is None:
+            entries[path] = _with_placeholder(root, entry, settings.max_pixels)
     for source in sources:
         if progress is not None and str(source.path) in entries:
             progress(source.path)
     failures: list[str] = []
     written = 0
     key = settings.key()
-    for job, result in _rendered(root, todo, settings, jobs):
+    for job, result in _rendered(root, todo, settings, jobs, cluster):
         try:
             if isinstance(result, Exception):
                 raise result
@@ -169,7 +186,7 @@ def build_variants(
             for variant, rendered in zip(entry.variants, variants, strict=True):
                 path = root / variant.path
                 if not path.is_file():  # content-addressed: an existing file is already this one
-                    write_atomic(path, rendered.data)  # makes the folder
+                    write_atomic(path, rendered.data, root)  # makes the folder
                     written += 1
             entries[str(job.source.path)] = entry
         except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
@@ -189,7 +206,7 @@ def build_variants(
     removed = 0
     try:
         if data != current:
-            write_atomic(root / output.manifest, data)
+            write_atomic(root / output.manifest, data, root)
     except OSError as e:
         # The old manifest stays, and so do the variants it lists: none is removed below.
         failures.append(f"{output.manifest}: not written: {e.strerror}")
@@ -206,6 +223,20 @@ def build_variants(
         seconds=time.perf_counter() - started,
         failures=tuple(failures),
     )
+
+
+def _with_placeholder(root: Path, entry: SourceEntry, max_pixels: int) -> SourceEntry:
+    """An entry written before placeholders were, with one made from its smallest fallback variant (tried again
+    next run when that cannot be read)."""
+    fallbacks = [v for v in entry.variants if v.format == entry.fallback]
+    if entry.animated or not fallbacks:
+        return dataclasses.replace(entry, placeholder="")
+    smallest = min(fallbacks, key=lambda v: v.width)
+    try:
+        found = placeholder_of(read_site_bytes(root, PurePosixPath(smallest.path)), max_pixels)
+    except (OSError, ValueError):
+        return entry
+    return dataclasses.replace(entry, placeholder=found)
 
 
 def _largest(entry: SourceEntry) -> int:
@@ -253,6 +284,7 @@ def _entry(
         fingerprint=found,
         key=key,
         variants=tuple(entries),
+        placeholder=info.placeholder,
     )
 
 
@@ -323,7 +355,7 @@ def downscale_sources(
             before, after = upright_size(data, settings), upright_size(smaller, settings)
             assert before is not None and after is not None  # downscaled_source rewrites only such formats
             original = keep_original(root, source.path)
-            write_atomic(root / source.path, smaller)
+            write_atomic(root / source.path, smaller, root)
             done.append(Downscaled(source.path, (*before, len(data)), (*after, len(smaller)), original))
         except Exception as e:  # noqa: BLE001 - reported per file; the run goes on
             failures.append(f"{source.path}: not downscaled: {type(e).__name__}: {getattr(e, 'strerror', None) or e}")

@@ -15,10 +15,12 @@ from .downscale import REWRITTEN_FORMATS, SizeLimits
 from .metadata import Metadata
 from .model import DuplicateGroup, Finding, ImageFile, ImageRef, ScanResult, Status
 from .names import NameRules, normalized_name
+from .resolve import url_decoded
 
 ACCEPT_RULE = "gallery-accept"  # findings about the accept comments themselves: always warnings
 # One comment on one line; the rule names end at the comment or at " -- " (a reason may follow).
 _ACCEPT = re.compile(r"<!--[ \t]*gallery-accept:[ \t]*(.*?)(?:\s--(?:\s.*?)?)?-->")
+IMAGE_RULES = frozenset(("bad-filename", "gps", "metadata", "oversized", "duplicate"))  # about a file, not a page
 _SIDEWAYS = (5, 6, 7, 8)  # EXIF orientations that show the stored width as the height
 
 RULE_OF_STATUS = {
@@ -141,6 +143,49 @@ def summarize(findings: tuple[Finding, ...], result: ScanResult, check: CheckCon
         images_checked=sum(not _ignored(check.ignore, image.path) for image in result.images),
         bytes_over_budget=sum(max(0, size.get(path, 0) - check.size.max_bytes) for path in oversized),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a commit changes (`gallery check FILE...`, a pre-commit hook's staged files), relative to
+    the site root: the files added or modified, and the files removed (deleted, or renamed away)."""
+
+    files: frozenset[PurePosixPath]
+    removed: frozenset[PurePosixPath] = frozenset()
+
+
+def findings_of_change(
+    findings: tuple[Finding, ...], change: Change, refs: tuple[ImageRef, ...], duplicates: tuple[DuplicateGroup, ...]
+) -> tuple[Finding, ...]:
+    """The findings `change` is answerable for, so that a commit fails for what it breaks and not for
+    what was broken before it.
+
+    A changed page answers for its references (and their markup, and its accept comments); a
+    changed image for its own findings, for the references to it that no longer resolve (a page
+    using the old case of a renamed file), and for the copies it is kept over. A removed image
+    answers for the broken references, in any page, whose URL names a file of its name. An image
+    finding shown at a changed page's line is about that image, not the page: not reported.
+    """
+    removed_names = {path.name for path in change.removed}
+    orphaned = {
+        (ref.page, ref.ref.line)
+        for ref in refs
+        if ref.status == Status.MISSING and _url_file_name(ref.ref.url) in removed_names
+    }
+    kept_over = {path: group.keep for group in duplicates for path in group.duplicates}
+
+    def answerable(f: Finding) -> bool:
+        if f.file in change.files:
+            return True
+        if f.rule in IMAGE_RULES:
+            return f.rule == "duplicate" and kept_over.get(f.file) in change.files
+        return f.page in change.files or (f.rule == "broken-ref" and (f.page, f.line) in orphaned)
+
+    return tuple(f for f in findings if answerable(f))
+
+
+def _url_file_name(url: str) -> str:
+    return url_decoded(url.split("#", 1)[0].split("?", 1)[0]).rsplit("/", 1)[-1]
 
 
 def _image_findings(

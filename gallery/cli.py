@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import io
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -18,6 +20,7 @@ from rich.progress import Progress
 
 from . import __version__
 from .apply import apply_plan, recover
+from .audit import Audit, read_report
 from .build import (
     Output,
     build_variants,
@@ -27,15 +30,18 @@ from .build import (
     plan_builds,
     read_manifest,
 )
-from .check import find_findings, summarize
-from .config import RULES, Config, MergeMode, Severity
+from .check import Change, find_findings, findings_of_change, summarize
+from .config import RULES, CheckConfig, Config, MergeMode, Severity
 from .dupes import folder_duplicates, site_duplicates
 from .errors import ConfigError, GalleryError
+from .executors import INSTALL_HINT, DaskExecutor, require_dask
 from .fixrefs import plan_fix_refs
-from .fs import ORIGINALS, read_site_bytes
+from .fs import ORIGINALS, read_site_bytes, write_atomic
+from .hook import Slot, data_path, hook_files, hook_findings, is_uncovered, slot, template_path
+from .htmlreport import report_html, report_summary
 from .hugo_config import enable_unsafe_html as enable_unsafe_html_in
 from .journal import journal_path, site_lock
-from .model import ImageFile, Plan, Report, ScanResult, ScanWarning
+from .model import Finding, ImageFile, Plan, Report, ScanResult, ScanWarning
 from .optimize import is_under, plan_optimize
 from .plan import read_accepts, read_image_metadata, scan_site
 from .report import (
@@ -49,7 +55,7 @@ from .report import (
     scan_text,
     summary_text,
 )  # fmt: skip
-from .rewrite import plan_revert, plan_rewrite
+from .rewrite import Variants, plan_revert, plan_rewrite
 from .site import Site, find_site_root, read_site
 
 EXIT_FINDINGS = 1
@@ -136,7 +142,7 @@ def scan_cmd(path: Path, output: str, frontmatter_keys: tuple[str, ...]) -> None
 
 
 @cli.command("check")
-@path_argument
+@click.argument("paths", nargs=-1, metavar="[PATH | FILE...]", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "output", type=click.Choice(sorted(FINDINGS_FORMATS)), default="text", show_default=True)
 @click.option("--ignore", multiple=True, help="Glob of pages or images to skip (adds to [gallery.check] ignore).")
 @click.option(
@@ -145,7 +151,15 @@ def scan_cmd(path: Path, output: str, frontmatter_keys: tuple[str, ...]) -> None
     metavar="RULE=LEVEL",
     help=f"Override a rule's level ({', '.join(RULES)} = error|warning|off).",
 )
-def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[str, ...]) -> None:
+@click.option(
+    "--staged-removals",
+    is_flag=True,
+    help="With FILEs: also report broken references, in any page, to images that git's index deletes or"
+    " renames away (the pre-commit hook passes it).",
+)
+def check_cmd(
+    paths: tuple[Path, ...], output: str, ignore: tuple[str, ...], severity: tuple[str, ...], staged_removals: bool
+) -> None:
     """Fail (exit 1) on broken, case-mismatched or hidden references, images leaking GPS,
     oversized images (over [gallery.check] max_bytes, max_edge or max_pixels) and duplicates.
 
@@ -153,6 +167,11 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
     metadata it would strip. An image finding points at the first page line using the image.
     A `<!-- gallery-accept: RULE, RULE -- reason -->` comment on a reference's line, or the
     line above, accepts those rules for it and for its image. The last line sums it up.
+
+    PATH is the site root or a folder inside it (default: the current folder). Given FILEs
+    instead (a pre-commit hook passes the staged ones), the whole site is still scanned, so
+    that references resolve, but only what those files answer for is reported: a page's
+    references, an image's own findings, references to an image that no longer resolve.
 
     Exit status: 0 clean, 1 findings at error level, 2 usage or config error,
     3 some files could not be read.
@@ -162,8 +181,14 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
         gallery check
         gallery check --format github      # annotations in a GitHub Actions log
         gallery check --severity duplicate=warning --ignore 'static/archive/*'
+        gallery check content/posts/trip.md static/images/harbour.jpg
     """
+    path, files = _check_target(paths)
     site, config = _load(path)
+    change = None
+    if files is not None:
+        removed = _staged_removals(site.root) if staged_removals else frozenset()
+        change = Change(frozenset(_site_relative_file(site, file) for file in files), removed)
     levels = dict(config.check.severity)
     for item in severity:
         rule, _, level = item.partition("=")
@@ -171,22 +196,78 @@ def check_cmd(path: Path, output: str, ignore: tuple[str, ...], severity: tuple[
             raise click.BadParameter(f"{item!r}: expected RULE=LEVEL with RULE one of {', '.join(RULES)}")
         levels[rule] = Severity(level)
     check = dataclasses.replace(config.check, severity=tuple(levels.items()), ignore=config.check.ignore + ignore)
+    audit = _audit(site, config, check, change)
+    findings = audit.findings
+    click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, audit.checked, check)))
+    _warn(audit.warnings)
+    if audit.warnings:
+        raise SystemExit(EXIT_FILES_FAILED)
+    raise SystemExit(EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0)
+
+
+def _audit(site: Site, config: Config, check: CheckConfig, change: Change | None = None) -> Audit:
+    """The findings of `check`'s enabled rules (with `change`, only those the changed files answer for)."""
     result = scan_site(site, config)
     wanted = check.severity_of("duplicate") != Severity.OFF  # detection decodes images: not for nothing
     undecodable: list[ScanWarning] = []
     duplicates = site_duplicates(site, config, result, similar=True, failed=undecodable.append) if wanted else ()
-    metadata = read_image_metadata(site, result.images)
+    checked = result  # the images counted: with FILEs, the changed ones (only their metadata can count)
+    if change is not None:
+        checked = dataclasses.replace(result, images=tuple(i for i in result.images if i.path in change.files))
+    metadata = read_image_metadata(site, checked.images)
     unoptimized = ()
     if check.severity_of("unoptimized") != Severity.OFF:
-        rewrite = plan_rewrite(site, config, PurePosixPath("."), result, _reader(site))
-        unoptimized = rewrite.findings
+        unoptimized = _unoptimized(site, config, result)
     accepts = read_accepts(site, result.pages)
     findings = find_findings(result, config, check, metadata, duplicates, accepts, unoptimized)
-    click.echo(FINDINGS_FORMATS[output](findings, summarize(findings, result, check)))
-    _warn((*result.warnings, *undecodable))
-    if result.warnings or undecodable:
-        raise SystemExit(EXIT_FILES_FAILED)
-    raise SystemExit(EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0)
+    warnings = (*result.warnings, *undecodable)
+    if change is not None:
+        findings = findings_of_change(findings, change, result.refs, duplicates)
+        warnings = tuple(w for w in warnings if w.path in change.files)
+    return Audit(result, checked, findings, duplicates, warnings)
+
+
+def _check_target(paths: tuple[Path, ...]) -> tuple[Path, tuple[Path, ...] | None]:
+    """Where to find the site, and the files whose findings to report (None: the whole site's).
+
+    Files outside every Hugo site (a README image beside the site's folder) are skipped with a note.
+    """
+    if not paths or (len(paths) == 1 and paths[0].is_dir()):
+        return (paths[0] if paths else Path(".")), None
+    folder = next((path for path in paths if path.is_dir()), None)
+    if folder is not None:
+        raise click.UsageError(f"{folder} is a folder: give files, or one folder to check its whole site")
+    by_root: dict[Path, list[Path]] = {}
+    for file in paths:
+        try:
+            by_root.setdefault(find_site_root(file.parent), []).append(file)
+        except ConfigError:
+            click.echo(f"note: {file}: in no Hugo site, not checked", err=True)
+    if len(by_root) > 1:
+        roots = ", ".join(os.path.relpath(root) for root in by_root)
+        raise click.UsageError(f"the files belong to {len(by_root)} sites ({roots}): check one site at a time")
+    if not by_root:
+        raise SystemExit(0)
+    [(root, files)] = by_root.items()
+    return root, tuple(files)
+
+
+def _site_relative_file(site: Site, file: Path) -> PurePosixPath:
+    # The folder resolved, not the file: a symlinked image is reported under its own name.
+    return PurePosixPath((file.parent.resolve() / file.name).relative_to(site.root).as_posix())
+
+
+def _staged_removals(root: Path) -> frozenset[PurePosixPath]:
+    """The site's files that git's index deletes, the old names of renamed files included."""
+    command = ["git", "diff", "--cached", "--name-only", "--no-renames", "--diff-filter=D", "--relative", "-z"]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, check=False)
+    except OSError as e:
+        raise ConfigError(f"--staged-removals needs git: {e}") from e
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ConfigError(f"--staged-removals: {root} is not in a git work tree ({why[0] if why else 'git failed'})")
+    return frozenset(PurePosixPath(os.fsdecode(name)) for name in done.stdout.split(b"\0") if name)
 
 
 @cli.command("dupes")
@@ -223,6 +304,42 @@ def dupes_cmd(path: Path, output: str) -> None:
     click.echo(dupes_json(groups) if output == "json" else dupes_text(groups, by_path))
     _warn(warnings)
     raise SystemExit(EXIT_FILES_FAILED if warnings else 0)
+
+
+REPORT_NAME = "gallery-report.html"
+
+
+@cli.command("report")
+@path_argument
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Where to write the page (default: {REPORT_NAME} in the site root, which Hugo does not publish).",
+)
+def report_cmd(path: Path, output: Path | None) -> None:
+    """Write one self-contained HTML page about the site's images: what each page downloads
+    before and after gallery's <picture> markup (at 390 and 1440 px), duplicates side by side,
+    oversized images, images publishing a GPS position, broken references and every other
+    finding of `gallery check`, with thumbnails embedded. The page loads nothing from anywhere.
+
+    Exit status: 0 written (findings do not fail it: `gallery check` is the gate),
+    3 some files could not be read (the page is written without them).
+
+    \b
+    Example:
+        gallery report
+        gallery report path/to/site -o /tmp/images.html
+    """
+    site, config = _load(path)
+    audit = _audit(site, config, config.check)
+    data = read_report(site, config, audit)
+    target = output if output is not None else site.root / REPORT_NAME
+    write_atomic(target, report_html(data).encode("utf-8"))
+    click.echo(f"wrote {os.path.relpath(target)}")
+    click.echo(report_summary(data))
+    _warn(audit.warnings)
+    raise SystemExit(EXIT_FILES_FAILED if audit.warnings else 0)
 
 
 Planner = Callable[[Site, Config, PurePosixPath, ScanResult], Plan]
@@ -327,7 +444,7 @@ def _downscale(site: Site, config: Config, sources: list[ImageFile], downscale: 
     return EXIT_FILES_FAILED if failures else 0
 
 
-def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
+def _variants_step(jobs: int, cluster: DaskExecutor | None, output_format: str, downscale: bool) -> Then:
     """The variants step of `optimize`, run after names and metadata are done (and oversized sources)."""
 
     def step(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> int:
@@ -351,7 +468,7 @@ def _variants_step(jobs: int, output_format: str, downscale: bool) -> Then:
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("variants", total=len(sources))
             summary = build_variants(
-                site.root, sources, output, config.variants, jobs, keep, lambda _: bar.advance(task)
+                site.root, sources, output, config.variants, jobs, keep, lambda _: bar.advance(task), cluster
             )
         if output_format == "json":
             click.echo(json.dumps(summary.as_dict()))
@@ -399,7 +516,19 @@ wait_option = click.option(
     type=click.IntRange(min=1),
     default=os.cpu_count() or 1,
     show_default="all cores",
-    help="Processes rendering variants.",
+    help="Processes rendering variants (with --executor dask and no --scheduler: the LocalCluster's workers).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["process", "dask"]),
+    default="process",
+    show_default=True,
+    help=f"Render variants in a process pool, or on a Dask cluster (needs {INSTALL_HINT}).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --executor dask: the scheduler of an existing cluster (tcp://HOST:PORT); without it, a LocalCluster.",
 )
 @click.option(
     "--format",
@@ -416,7 +545,16 @@ wait_option = click.option(
     help="Shrink sources over [gallery.check] max_bytes/max_edge/max_pixels in place (same name, no metadata;"
     " originals kept in .gallery/originals/). Config: downscale_sources = true.",
 )
-def optimize_cmd(folder: Path, dry_run: bool, wait: float, jobs: int, output_format: str, downscale: bool) -> None:
+def optimize_cmd(
+    folder: Path,
+    dry_run: bool,
+    wait: float,
+    jobs: int,
+    executor: str,
+    scheduler: str | None,
+    output_format: str,
+    downscale: bool,
+) -> None:
     """Clean the names and metadata of the images under FOLDER, then build their responsive variants.
 
     Names follow [gallery.names], with every reference updated; EXIF (GPS, camera, serial),
@@ -434,8 +572,14 @@ def optimize_cmd(folder: Path, dry_run: bool, wait: float, jobs: int, output_for
     Example:
         gallery optimize static/images --dry-run
         gallery optimize static/images --jobs 2
+        gallery optimize static/images --executor dask --scheduler tcp://10.0.0.5:8786
     """
-    step = _variants_step(jobs, output_format, downscale)
+    if scheduler is not None and executor != "dask":
+        raise click.UsageError("--scheduler is for --executor dask")
+    if executor == "dask":
+        require_dask()
+    cluster = DaskExecutor(scheduler, jobs) if executor == "dask" else None
+    step = _variants_step(jobs, cluster, output_format, downscale)
     _change_site(folder, dry_run, "optimize", plan_optimize, step, wait)
 
 
@@ -455,6 +599,13 @@ def optimize_cmd(folder: Path, dry_run: bool, wait: float, jobs: int, output_for
     is_flag=True,
     help="Set markup.goldmark.renderer.unsafe = true in the Hugo config, which <picture> markup needs.",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["rewrite", "hook"]),
+    help="rewrite: <picture> markup in the pages. hook: pages left as written; a Hugo render hook"
+    " (layouts/_default/_markup/render-image.html) and its data (data/gallery_hook.json) make Hugo write it."
+    "  [default: hook where gallery's render hook is installed, else rewrite]",
+)
 def fix_refs_cmd(
     folder: Path,
     dry_run: bool,
@@ -463,6 +614,7 @@ def fix_refs_cmd(
     no_merge: bool,
     revert: bool,
     enable_unsafe_html: bool,
+    mode: str | None,
 ) -> None:
     """Repair broken image references in the pages under FOLDER where the fix is certain, merge duplicates,
     and write every shown image as a <picture> with AVIF and WebP srcsets.
@@ -485,25 +637,49 @@ def fix_refs_cmd(
     Hugo drops raw HTML unless markup.goldmark.renderer.unsafe = true: without it nothing
     is rewritten (exit 1), unless --enable-unsafe-html sets it.
 
+    With --mode hook the pages keep their Markdown (gallery's <picture> markup in them is put
+    back), and Hugo writes the same <picture> for each Markdown image at build time, from a
+    render hook and data file written here. Raw <img> tags and shortcodes are left as they are
+    (Hugo calls no render hook for them); `gallery check` lists them. An image render hook of
+    your own at that path is never overwritten (exit 1). Later runs stay in hook mode; --mode
+    rewrite leaves it, removing gallery's hook.
+
     \b
     Example:
         gallery fix-refs content/ --dry-run
         gallery fix-refs content/ --merge-similar
         gallery fix-refs content/ --revert
+        gallery fix-refs content/ --mode hook
     """
     if merge_similar and no_merge:
         raise click.UsageError("--merge-similar and --no-merge contradict each other")
-    if revert and (merge_similar or enable_unsafe_html):
+    if revert and (merge_similar or enable_unsafe_html or mode):
         raise click.UsageError("--revert only puts the original markup back: it takes no other option")
-    mode = MergeMode.OFF if no_merge else MergeMode.SIMILAR if merge_similar else None
+    if mode == "hook" and enable_unsafe_html:
+        raise click.UsageError("--mode hook writes no HTML into the pages: it needs no --enable-unsafe-html")
+    merge = MergeMode.OFF if no_merge else MergeMode.SIMILAR if merge_similar else None
+    hook: list[str] = []  # "install" gallery's render hook and its data once the plan is applied, or "remove" them
     refused: list[str] = []
+    undecodable: list[ScanWarning] = []  # images duplicate detection could not decode
 
     def planner(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
         if revert:
             return plan_revert(config, target, scan, _reader(site))
-        if mode is not None:
-            config = dataclasses.replace(config, merge_duplicates=mode)
-        fixes = plan_fix_refs(site, config, target, scan)
+        if merge is not None:
+            config = dataclasses.replace(config, merge_duplicates=merge)
+        fixes = plan_fix_refs(site, config, target, scan, undecodable.append)
+        installed = slot(_bytes_or_none(site.root, template_path(site)))
+        if (mode or ("hook" if installed in (Slot.CURRENT, Slot.OURS) else "rewrite")) == "hook":
+            if installed == Slot.TAKEN:
+                refused.append(
+                    f"error: {template_path(site)} is an image render hook of your own: not overwritten, and the pages"
+                    " are left as they are; move it away, or run `gallery fix-refs --mode rewrite`"
+                )
+                return fixes
+            hook.append("install")
+            return plan_revert(config, target, scan, _reader(site), fixes)  # Hugo writes the markup now
+        if installed in (Slot.CURRENT, Slot.OURS):  # --mode rewrite leaves hook mode
+            hook.append("remove")
         rewrite = plan_rewrite(site, config, target, scan, _reader(site), fixes)
         if rewrite.unbuilt:
             click.echo(
@@ -525,12 +701,65 @@ def fix_refs_cmd(
         )
         return fixes
 
-    def refusal(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> tuple[int, bool]:
+    def report_left_undone(site: Site, config: Config, target: PurePosixPath, dry_run: bool) -> tuple[int, bool]:
+        written, failed = _change_hook_files(site, config, target, hook[0], dry_run) if hook else (False, False)
         for line in refused:
             click.echo(line, err=True)
-        return EXIT_FINDINGS if refused else 0, False
+        _warn(tuple(undecodable))
+        status = EXIT_FILES_FAILED if undecodable or failed else EXIT_FINDINGS if refused else 0
+        return status, written
 
-    _change_site(folder, dry_run, "fix-refs --revert" if revert else "fix-refs", planner, refusal, wait)
+    _change_site(folder, dry_run, "fix-refs --revert" if revert else "fix-refs", planner, report_left_undone, wait)
+
+
+def _change_hook_files(
+    site: Site, config: Config, target: PurePosixPath, action: str, dry_run: bool
+) -> tuple[bool, bool]:
+    """Install (or remove) gallery's render hook and its data; whether a file changed, and whether one failed."""
+    wanted: dict[PurePosixPath, bytes | None] = dict.fromkeys((template_path(site), data_path(site)))
+    if action == "install":  # scanned again: the plan may have fixed references and merged duplicates away
+        scan, variants = scan_site(site, config), Variants(site.root, config)
+        wanted.update(hook_files(site, scan, variants, config.sizes))
+        refs = [ref for ref in scan.refs if ref.file is not None and is_under(ref.page, target)]
+        uncovered = sum(is_uncovered(ref, variants(ref.file)) for ref in refs if ref.file is not None)
+        if uncovered:
+            click.echo(
+                f"note: {uncovered} images shown by raw <img> tags or shortcodes keep their markup: Hugo's render"
+                " hooks see Markdown images only (`gallery check` lists them)",
+                err=True,
+            )
+    changed = failed = False
+    for path, data in wanted.items():
+        if _bytes_or_none(site.root, path) == data or (data is None and not (site.root / path).exists()):
+            continue
+        verb, done = ("write", "written") if data is not None else ("remove", "removed")
+        if dry_run:
+            click.echo(f"would {verb} {path}")
+            continue
+        try:
+            if path.is_absolute() or ".." in path.parts:
+                raise OSError(errno.EPERM, "outside the site root", str(path))
+            if data is None:
+                (site.root / path).unlink()
+            else:
+                write_atomic(site.root / path, data, site.root)
+        except OSError as e:
+            click.echo(f"failed: {path}: not {done}: {e.strerror or e}", err=True)
+            failed = True
+            continue
+        click.echo(f"{'wrote' if data is not None else 'removed'} {path}")
+        changed = True
+    return changed, failed
+
+
+def _unoptimized(site: Site, config: Config, result: ScanResult) -> tuple[Finding, ...]:
+    """The `unoptimized` findings: hook mode's where gallery's render hook is installed, else the rewriter's."""
+    if slot(_bytes_or_none(site.root, template_path(site))) not in (Slot.CURRENT, Slot.OURS):
+        return plan_rewrite(site, config, PurePosixPath("."), result, _reader(site)).findings
+    variants = Variants(site.root, config)
+    wanted = hook_files(site, result, variants, config.sizes)
+    stale = [path for path, data in wanted.items() if _bytes_or_none(site.root, path) != data]
+    return hook_findings(result, variants, bool(variants.entries), stale)
 
 
 def _reader(site: Site) -> Callable[[PurePosixPath], bytes]:

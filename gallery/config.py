@@ -27,6 +27,13 @@ class MergeMode(StrEnum):
     SIMILAR = "similar"  # also the same picture in other bytes (perceptual)
 
 
+class Placeholder(StrEnum):
+    """What <picture> markup shows while the picture loads."""
+
+    NONE = "none"
+    BLUR = "blur"  # the manifest's tiny preview as the <img> background
+
+
 RULES = (
     "broken-ref",
     "case-mismatch",
@@ -93,6 +100,8 @@ class Config:
     check: CheckConfig = field(default_factory=CheckConfig)
     merge_duplicates: MergeMode = MergeMode.IDENTICAL  # `fix-refs`: the same bytes are always safe to merge
     sizes: str = DEFAULT_SIZES  # the `sizes` of written <picture> markup; a page's front matter `gallery_sizes` wins
+    # Off by default: turning it on rewrites every <picture> already written, and adds ~250 bytes of page per image.
+    placeholder: Placeholder = Placeholder.NONE
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = "[gallery]") -> Config:
@@ -133,6 +142,13 @@ class Config:
             changes["variants"] = VariantSettings.from_table(table["variants"], f"{where[:-1]}.variants]")
         if "check" in table:
             changes["check"] = _check(table["check"], f"{where[:-1]}.check]")
+        if "placeholder" in table:
+            try:
+                changes["placeholder"] = Placeholder(table["placeholder"])
+            except ValueError:
+                choices = ", ".join(f'"{p.value}"' for p in Placeholder)
+                wrong = table["placeholder"]
+                raise ConfigError(f"{where} placeholder must be one of {choices}, got {wrong!r}") from None
         if "merge_duplicates" in table:
             try:
                 changes["merge_duplicates"] = MergeMode(table["merge_duplicates"])

@@ -17,15 +17,16 @@ import dataclasses
 import functools
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
 
 from .check import problem_message
 from .config import Config, MergeMode
 from .dupes import site_duplicates
 from .edit import retarget_url, same_name, url_like
 from .fs import find_names_outside_content, read_site_bytes
+from .hook import own_data_files
 from .markdown_inline import unescape
 from .model import (
     DuplicateGroup,
@@ -42,16 +43,24 @@ from .model import (
 from .names import NameRules, normalized_name
 from .optimize import find_unread_uses, is_under, page_edits
 from .plan import published_index
-from .resolve import PublishedIndex, resolve_ref
+from .resolve import PublishedIndex, resolve_ref, url_decoded
 from .site import Site
+
+if TYPE_CHECKING:
+    from .similar import Failed
 
 Reader = Callable[[PurePosixPath], bytes]
 
 
-def plan_fix_refs(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
-    """Edits for the certain fixes and the duplicate merges in the pages under `target`; problems for the rest."""
+def plan_fix_refs(
+    site: Site, config: Config, target: PurePosixPath, scan: ScanResult, failed: Failed | None = None
+) -> Plan:
+    """Edits for the certain fixes and the duplicate merges in the pages under `target`; problems for the rest.
+
+    An image that duplicate detection cannot decode is passed to `failed`.
+    """
     read = functools.cache(lambda path: read_site_bytes(site.root, path))
-    merging = _plan_site_merges(site, config, target, scan, read)
+    merging = _plan_site_merges(site, config, target, scan, read, failed)
     merged_into = {merge.duplicate: merge.keep for merge in merging.merges}
     urls = {image.path: image.url for image in scan.images if image.url is not None}
     pages = {page.path: page for page in scan.pages}
@@ -87,15 +96,17 @@ def plan_fix_refs(site: Site, config: Config, target: PurePosixPath, scan: ScanR
     return Plan(pages=page_edits(read, edits), merges=merging.merges, problems=(*problems, *merging.problems))
 
 
-def _plan_site_merges(site: Site, config: Config, target: PurePosixPath, scan: ScanResult, read: Reader) -> Plan:
+def _plan_site_merges(
+    site: Site, config: Config, target: PurePosixPath, scan: ScanResult, read: Reader, failed: Failed | None
+) -> Plan:
     """The merges `merge_duplicates` asks for, after reading what plan_merges needs to know beyond the scan."""
     if config.merge_duplicates == MergeMode.OFF:
         return Plan()
-    groups = site_duplicates(site, config, scan, similar=config.merge_duplicates == MergeMode.SIMILAR)
+    groups = site_duplicates(site, config, scan, similar=config.merge_duplicates == MergeMode.SIMILAR, failed=failed)
     if not groups:
         return Plan()
     index = published_index(site, config, scan)
-    keep_anyway = _reasons_to_keep(site, scan, groups, read, PurePosixPath(config.manifest))
+    keep_anyway = _reasons_to_keep(site, scan, groups, read, own_data_files(site, config.manifest))
     return plan_merges(site, scan, target, groups, read, index, keep_anyway)
 
 
@@ -187,14 +198,14 @@ def _retargeted(
 
 
 def _reasons_to_keep(
-    site: Site, scan: ScanResult, groups: Sequence[DuplicateGroup], read: Reader, manifest: PurePosixPath
+    site: Site, scan: ScanResult, groups: Sequence[DuplicateGroup], read: Reader, ours: Collection[PurePosixPath]
 ) -> dict[PurePosixPath, str]:
     """Duplicates that must stay whatever the scanned references say, and why: uses gallery cannot rewrite."""
     duplicates = sorted({duplicate for group in groups for duplicate in group.duplicates})
     # A file reached through a symbolic link is another file's bytes: removing it could remove the copy kept.
     real = {path: os.path.realpath(site.root / path) for group in groups for path in (group.keep, *group.duplicates)}
     shared = Counter(real.values())
-    names_elsewhere = find_names_outside_content(site, {duplicate.name for duplicate in duplicates}, {manifest})
+    names_elsewhere = find_names_outside_content(site, {duplicate.name for duplicate in duplicates}, ours)
     unread_uses = find_unread_uses(read, scan, [(duplicate, duplicate) for duplicate in duplicates])
     reasons = {}
     for duplicate in duplicates:
@@ -237,7 +248,7 @@ class _CleanNames:
 
     def candidates(self, url: str) -> tuple[PurePosixPath, ...]:
         """Files whose name is the clean form of the URL's file name (for the file's real format)."""
-        name = unquote(url.split("#", 1)[0].split("?", 1)[0]).rsplit("/", 1)[-1]
+        name = url_decoded(url.split("#", 1)[0].split("?", 1)[0]).rsplit("/", 1)[-1]
         found: set[PurePosixPath] = set()
         for fmt in self.formats:
             clean = normalized_name(name, fmt, self.rules)
@@ -249,7 +260,7 @@ class _CleanNames:
 def _respelled(raw: str, url_path: str) -> str | None:
     """The URL with the segments that differ only in case or accents spelled as the file is."""
     cut = min((i for i in (raw.find("?"), raw.find("#")) if i >= 0), default=len(raw))
-    written = [unquote(unescape(s)) for s in raw[:cut].split("/")]
+    written = [url_decoded(unescape(s)) for s in raw[:cut].split("/")]
     real = url_path.split("/")
     # Only the trailing segments that name the same file or folder are paired: what comes before
     # them (dot segments of a relative URL, the baseURL path, scheme and host) is kept as written.

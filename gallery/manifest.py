@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-MANIFEST_VERSION = 2  # 2: `fingerprint` (similar.Fingerprint) replaced a single pHash
+# 2: `fingerprint` (similar.Fingerprint) replaced a single pHash. `placeholder` came later without a new
+# version: a new version would re-render every source, when the smallest variant is enough to fill it.
+MANIFEST_VERSION = 2
 EXTENSIONS = {"avif": "avif", "webp": "webp", "jpeg": "jpg", "png": "png", "gif": "gif"}
 
 
@@ -43,6 +45,9 @@ class SourceEntry:
     fingerprint: str  # similar.Fingerprint.to_text(): duplicate detection's hashes; "" for SVG
     key: str  # the encoder settings (VariantSettings.key) the variants were made with
     variants: tuple[VariantEntry, ...]
+    # variants.placeholder: a data URI; "" for none (SVG, animation, transparency); None in an entry written
+    # before placeholders were: `optimize` fills it from the smallest variant, re-rendering nothing.
+    placeholder: str | None = None
 
     def describes(self, stat: os.stat_result) -> bool:
         """Whether the file as `stat` finds it now is the source this entry was made from (no reading)."""

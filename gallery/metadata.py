@@ -1,14 +1,16 @@
-"""Lossless metadata stripping: EXIF, XMP, IPTC, comments and thumbnails out of JPEG, PNG and WebP bytes.
+"""Lossless metadata stripping: EXIF, XMP, IPTC, comments and thumbnails out of JPEG, PNG, WebP and HEIF bytes.
 
 Pixels are never re-encoded: the file is split into its container pieces (JPEG marker segments, PNG
 chunks, RIFF chunks), metadata pieces are dropped and every other piece is copied byte for byte.
 EXIF Orientation (when not 1) survives in a minimal EXIF block at the old EXIF's place, so every
 viewer that rotated the photo before still does; `keep_tags` may add 0th/Exif IFD tags to it.
+A HEIF (HEIC) file keeps its length: its EXIF and XMP items are overwritten in place (heif.py).
 GIF, AVIF, TIFF and anything else are out of scope: `strip_metadata` returns them unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 from dataclasses import dataclass
@@ -16,12 +18,14 @@ from enum import Enum
 
 import piexif
 
+from .heif import MetadataItem, is_heif, metadata_items, replaced
+
 
 @dataclass(frozen=True, slots=True)
 class Metadata:
     """What an image carries besides its pixels, and how many bytes `strip_metadata` would save."""
 
-    format: str | None  # "JPEG", "PNG", "WEBP"; None when strip_metadata leaves the bytes alone or can't parse them
+    format: str | None  # "JPEG", "PNG", "WEBP", "HEIF"; None when strip_metadata leaves the bytes alone or fails
     has_exif: bool = False
     has_gps: bool = False  # GPS in EXIF or XMP; also True for unreadable EXIF, which may hold it
     exif_tags: tuple[str, ...] = ()  # piexif names (hex ids for tags piexif doesn't know); () when unreadable
@@ -75,6 +79,8 @@ _MAX_TEXT = 1 << 24  # bound on inflating a compressed PNG text chunk
 def read_metadata(data: bytes) -> Metadata:
     """Report the metadata in `data` without raising, whatever the bytes are."""
     try:
+        if is_heif(data):
+            return _heif_metadata(data)
         parsed = _parse(data)
     except ValueError:
         return Metadata(format=None)
@@ -83,10 +89,16 @@ def read_metadata(data: bytes) -> Metadata:
     fmt, pieces = parsed
     kinds = {piece.kind for piece in pieces}
     tiff = next((piece.payload for piece in pieces if piece.kind is _Kind.EXIF), None)
-    ifds = _exif_ifds(tiff) if tiff is not None else None
     xmp = b"".join(piece.payload for piece in pieces if piece.kind is _Kind.XMP)
+    removable = len(data) - len(_stripped(fmt, pieces, frozenset()))
+    return _described(fmt, tiff, xmp if _Kind.XMP in kinds else None, kinds, removable)
+
+
+def _described(fmt: str, tiff: bytes | None, xmp: bytes | None, kinds: set[_Kind], removable: int) -> Metadata:
+    """Metadata from the EXIF TIFF block and XMP packet found (None: absent) and the other kinds of piece."""
+    ifds = _exif_ifds(tiff) if tiff is not None else None
     # XMP from Lightroom and phones repeats the position as exif:GPSLatitude / exif:GPSLongitude.
-    gps_in_xmp = b"GPSLatitude" in xmp or b"GPSLongitude" in xmp
+    gps_in_xmp = xmp is not None and (b"GPSLatitude" in xmp or b"GPSLongitude" in xmp)
     gps_in_exif = tiff is not None and (ifds is None or any(tag != _GPS_VERSION for tag in ifds.get("GPS", ())))
     return Metadata(
         format=fmt,
@@ -94,12 +106,12 @@ def read_metadata(data: bytes) -> Metadata:
         has_gps=gps_in_xmp or gps_in_exif,
         exif_tags=_tag_names(ifds) if ifds is not None else (),
         has_thumbnail=_Kind.THUMBNAIL in kinds or bool(ifds and ifds.get("1st")),
-        has_xmp=_Kind.XMP in kinds,
+        has_xmp=xmp is not None,
         has_iptc=_Kind.IPTC in kinds,
         has_comment=_Kind.COMMENT in kinds,
         has_icc=_Kind.ICC in kinds,
         orientation=_orientation(tiff) if tiff is not None else None,
-        removable_bytes=len(data) - len(_stripped(fmt, pieces, frozenset())),
+        removable_bytes=removable,
     )
 
 
@@ -115,6 +127,9 @@ def strip_metadata(data: bytes, keep_tags: tuple[str, ...] = ()) -> bytes:
         raise ValueError(
             f"cannot keep EXIF tags {unknown}: use piexif names from the 0th or Exif IFD, e.g. 'Copyright'"
         )
+    if is_heif(data):
+        stripped = _heif_stripped(data, frozenset(keep_tags))
+        return data if stripped == data else stripped
     parsed = _parse(data)
     if parsed is None:
         return data
@@ -256,6 +271,57 @@ def _dumps(ifds: dict[str, dict[int, object]]) -> bool:
     except _PIEXIF_ERRORS:
         return False
     return True
+
+
+# --- HEIF: EXIF and XMP items overwritten in place (heif.py finds them) ------------------------------
+
+_EMPTY_TIFF = b"MM\0*\0\0\0\x08\0\0\0\0\0\0"  # a big-endian TIFF header and an IFD0 with no entries
+_EMPTY_XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"/>',
+    b'<?xpacket end="w"?>',
+)  # an empty packet, padded with spaces in between as XMP allows
+
+
+def _heif_metadata(data: bytes) -> Metadata:
+    """Metadata of a HEIF file. Its EXIF Orientation is left out: HEIF readers rotate by the file's `irot` and
+    `imir` boxes alone (ISO/IEC 23008-12, A.2.1), and Pillow reports the size already rotated."""
+    items = metadata_items(data)
+    tiff = next((_exif_tiff(item.payload(data)) for item in items if item.kind == "exif"), None)
+    xmp = b"".join(item.payload(data) for item in items if item.kind == "xmp")
+    removable = sum(_heif_blanked(item, item.payload(data), frozenset())[1] for item in items)
+    described = _described("HEIF", tiff, xmp if any(i.kind == "xmp" for i in items) else None, set(), removable)
+    return dataclasses.replace(described, orientation=None)
+
+
+def _heif_stripped(data: bytes, keep: frozenset[str]) -> bytes:
+    """`data` with each EXIF item reduced to a minimal TIFF block and each XMP packet emptied, in place."""
+    for item in metadata_items(data):
+        data = replaced(data, item, _heif_blanked(item, item.payload(data), keep)[0])
+    return data
+
+
+def _heif_blanked(item: MetadataItem, payload: bytes, keep: frozenset[str]) -> tuple[bytes, int]:
+    """The item's bytes without metadata, padded to its length, and how many metadata bytes that removes."""
+    if item.kind == "exif":
+        # An EXIF item: the offset of the TIFF header after these 4 bytes (usually 6, past "Exif\0\0"), then TIFF.
+        start = 4 + int.from_bytes(payload[:4], "big") if len(payload) >= 4 else len(payload)
+        head, tiff = payload[:start], payload[start:]
+        kept = next((t for t in (_minimal_exif(tiff, keep), _EMPTY_TIFF) if t is not None and len(t) <= len(tiff)), b"")
+        blank = head + kept + bytes(len(tiff) - len(kept))
+    else:
+        begin, end = _EMPTY_XMP
+        room = len(payload) - len(begin) - len(end)
+        blank = begin + b" " * room + end if room >= 0 else b" " * len(payload)
+    return blank, (_content(payload) - _content(blank) if blank != payload else 0)
+
+
+def _content(data: bytes) -> int:
+    """Bytes that are not padding (zeros, spaces)."""
+    return len(data) - data.count(0) - data.count(32)
+
+
+def _exif_tiff(payload: bytes) -> bytes:
+    return payload[4 + int.from_bytes(payload[:4], "big") :] if len(payload) >= 4 else b""
 
 
 # --- JPEG: https://www.w3.org/Graphics/JPEG/itu-t81.pdf annex B ------------------------------------

@@ -84,6 +84,31 @@ class Shown:
     attributes: tuple[tuple[str, str | None], ...] = ()  # a raw <img>'s own, as written (values decoded)
 
 
+@dataclass(frozen=True, slots=True)
+class PictureParts:
+    """Which variants a `<picture>` shows: the `<source>`s, the fallback `<img>`'s srcset and src, its size."""
+
+    sources: tuple[tuple[str, tuple[VariantEntry, ...]], ...]  # (MIME type, variants by width), AVIF first
+    fallback: tuple[VariantEntry, ...]  # by width
+    src: VariantEntry  # the middle fallback width: what a browser without srcset loads
+    largest: VariantEntry  # its size is the <img>'s width and height (no layout shift)
+
+
+def picture_parts(entry: SourceEntry) -> PictureParts | None:
+    """The variants of a `<picture>` for an image (None without variants: SVG, passthrough animation)."""
+    if not entry.variants:
+        return None
+    by_format: dict[str, list[VariantEntry]] = {}
+    for variant in sorted(entry.variants, key=lambda v: v.width):
+        by_format.setdefault(variant.format, []).append(variant)
+    fallback = by_format.get(entry.fallback) or next(iter(by_format.values()))
+    sources = tuple(
+        (FORMAT_TYPES[fmt], tuple(by_format[fmt])) for fmt in FORMAT_TYPES if fmt in by_format and fmt != entry.fallback
+    )
+    largest = max(entry.variants, key=lambda v: v.width)
+    return PictureParts(sources, tuple(fallback), fallback[(len(fallback) - 1) // 2], largest)
+
+
 def picture(
     entry: SourceEntry,
     url: Callable[[VariantEntry], str],
@@ -91,40 +116,48 @@ def picture(
     sizes: str,
     original: str | None,
     block_newline: str = "",
+    background: bool = False,
 ) -> str | None:
     """One-line `<picture>` for an image with variants (None without: SVG, passthrough animation).
 
     `original` is the markup it replaces, kept in `data-gallery`; None inside a figure that keeps it.
     With `block_newline` (a line end and the line's indentation), the open tag is a line of its own, so
     that it starts an HTML block as the `<img>` it replaces did: `<picture ...>`, then the sources and
-    image, then `</picture>`.
+    image, then `</picture>`. With `background`, the entry's placeholder is the `<img>`'s background.
     """
-    if not entry.variants:
+    parts = picture_parts(entry)
+    if parts is None:
         return None
-    by_format: dict[str, list[VariantEntry]] = {}
-    for variant in sorted(entry.variants, key=lambda v: v.width):
-        by_format.setdefault(variant.format, []).append(variant)
-    fallback = by_format.get(entry.fallback) or next(iter(by_format.values()))
-    largest = max(entry.variants, key=lambda v: v.width)
     sources = "".join(
-        f'<source type="{FORMAT_TYPES[fmt]}" srcset="{_srcset(by_format[fmt], url)}" sizes="{escape(sizes)}">'
-        for fmt in FORMAT_TYPES
-        if fmt in by_format and fmt != entry.fallback
+        f'<source type="{kind}" srcset="{_srcset(variants, url)}" sizes="{escape(sizes)}">'
+        for kind, variants in parts.sources
     )
     written = {name.lower() for name, _ in shown.attributes}
-    middle = fallback[(len(fallback) - 1) // 2]
-    attributes: list[tuple[str, str | None]] = [("src", url(middle)), ("srcset", _srcset(fallback, url))]
+    attributes: list[tuple[str, str | None]] = [("src", url(parts.src)), ("srcset", _srcset(parts.fallback, url))]
     attributes.append(("sizes", sizes))
     if not written & {"width", "height"}:  # the author's own size wins; a browser keeps the aspect ratio
-        attributes += [("width", str(largest.width)), ("height", str(largest.height))]
+        attributes += [("width", str(parts.largest.width)), ("height", str(parts.largest.height))]
     if shown.attributes:
         attributes += [(n, v) for n, v in shown.attributes if n.lower() not in {"src", "srcset", "sizes"}]
     else:
         attributes += [("alt", shown.alt or "")] + ([("title", shown.title)] if shown.title else [])
     attributes += [(n, v) for n, v in (("loading", "lazy"), ("decoding", "async")) if n not in written]
+    if background and entry.placeholder:
+        attributes = _with_background(attributes, entry.placeholder)
     img = "<img" + "".join(f" {n}" if v is None else f' {n}="{escape(v)}"' for n, v in attributes) + ">"
     data = f' {ATTRIBUTE}="{escape(original)}"' if original is not None else ""
     return f"<picture{data}>{block_newline}{sources}{img}{block_newline}</picture>"
+
+
+def _with_background(attributes: list[tuple[str, str | None]], placeholder: str) -> list[tuple[str, str | None]]:
+    """`attributes` with the placeholder as the background, before the author's own style (whose declarations,
+    coming later, win: a background of their own replaces ours)."""
+    ours = f"background:url({placeholder}) center/cover no-repeat"
+    for i, (name, value) in enumerate(attributes):
+        if name.lower() == "style":
+            theirs = (value or "").strip()
+            return [*attributes[:i], (name, f"{ours};{theirs}" if theirs else ours), *attributes[i + 1 :]]
+    return [*attributes, ("style", ours)]
 
 
 def figure(original: str, params: dict[str, str], inner: str) -> str:

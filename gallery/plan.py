@@ -15,6 +15,7 @@ from .fs import (
     read_site_bytes,
     read_text_file,
 )
+from .hook import own_data_files
 from .metadata import Metadata, read_metadata
 from .model import ImageFile, PageContext, ScanResult, ScanWarning, Status
 from .resolve import PublishedIndex, find_orphans, index_published, page_url, published_asset, resolve_ref
@@ -79,7 +80,7 @@ def scan_site(site: Site, config: Config) -> ScanResult:
     orphans = find_orphans(
         (image.path for image in images),
         used,
-        find_names_outside_content(site, unused_names, {PurePosixPath(config.manifest)}),
+        find_names_outside_content(site, unused_names, own_data_files(site, config.manifest)),
     )
     return ScanResult(tuple(context for context, _ in pages), refs, tuple(images), orphans, tuple(warnings))
 

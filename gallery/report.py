@@ -141,7 +141,33 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-FINDINGS_FORMATS = {"text": findings_text, "json": findings_json, "github": findings_github}
+def findings_markdown(findings: tuple[Finding, ...], summary: CheckSummary) -> str:
+    """A heading with the counts and one table row per finding: a pull-request comment or $GITHUB_STEP_SUMMARY."""
+    heading = f"### gallery check: {check_summary_text(summary)}"
+    if not findings:
+        return heading
+    rows = [
+        f"| {f.severity} | {_markdown_cell(f.rule)} | {_markdown_cell(f.where)} | {_markdown_cell(f.message)} |"
+        for f in findings
+    ]
+    return "\n".join([heading, "", "| severity | rule | where | message |", "| --- | --- | --- | --- |", *rows])
+
+
+# Every character that could end a cell (`|`), start markup (emphasis, code, links, raw HTML, entities) or
+# break the row (a line end): backslash escapes are literal in CommonMark and GFM, `<br>` keeps a line break.
+_MARKDOWN_SPECIAL = {c: "\\" + c for c in "\\`*_[]<>|&!#~"} | {"\n": "<br>", "\r": "<br>"}
+
+
+def _markdown_cell(text: str) -> str:
+    return "".join(_MARKDOWN_SPECIAL.get(c, c) for c in text.replace("\r\n", "\n"))
+
+
+FINDINGS_FORMATS = {
+    "text": findings_text,
+    "json": findings_json,
+    "github": findings_github,
+    "markdown": findings_markdown,
+}
 
 
 def plan_text(plan: Plan, pages: Mapping[PurePosixPath, bytes], diff: bool) -> str:
@@ -230,7 +256,7 @@ def dupes_text(groups: tuple[DuplicateGroup, ...], images: Mapping[PurePosixPath
     spare = sum(images[path].bytes for group in groups for path in group.duplicates)
     copies = sum(len(group.duplicates) for group in groups)
     lines.append(
-        f"{_count(len(groups), 'group')} of duplicates: {_count(copies, 'duplicate')} to remove ({_size(spare)})"
+        f"{_count(len(groups), 'group')} of duplicates: {_count(copies, 'duplicate')} to remove ({size_text(spare)})"
         if groups
         else "no duplicates"
     )
@@ -239,8 +265,9 @@ def dupes_text(groups: tuple[DuplicateGroup, ...], images: Mapping[PurePosixPath
 
 def _described(image: ImageFile) -> str:
     size = f"{image.width}x{image.height}" if image.width is not None else "?x?"
-    return f"{image.path}  {size}  {_size(image.bytes)}"
+    return f"{image.path}  {size}  {size_text(image.bytes)}"
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
+    """`1.2 MB`, or `28 KB` under a megabyte."""
     return f"{count / 1e6:.1f} MB" if count >= 1_000_000 else f"{count / 1000:,.0f} KB"

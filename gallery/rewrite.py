@@ -16,9 +16,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .build import read_manifest
-from .config import Config
+from .config import Config, Placeholder
 from .edit import apply_edits, url_like
 from .manifest import SourceEntry, VariantEntry
 from .model import Edit, Finding, ImageElement, ImageRef, PageContext, Plan, RawRef, RefKind, ScanResult, Status
@@ -117,13 +118,25 @@ def plan_rewrite(
     return Rewrite(plan, tuple(pending), tuple(blocked), tuple(unbuilt), bool(variants.entries))
 
 
-def plan_revert(config: Config, target: PurePosixPath, scan: ScanResult, read: Reader) -> Plan:
-    """Every element gallery wrote in the pages under `target` replaced by the markup it replaced."""
-    edits: dict[PurePosixPath, list[Edit]] = {}
+def plan_revert(
+    config: Config, target: PurePosixPath, scan: ScanResult, read: Reader, base: Plan | None = None
+) -> Plan:
+    """`base` with every element gallery wrote in the pages under `target` replaced by the markup it replaced
+    (as `base`'s page edits leave that markup: a fixed URL stays fixed)."""
+    base = base if base is not None else Plan()
+    base_edits = {page.page: page.edits for page in base.pages}
+    composed: dict[PurePosixPath, list[Edit]] = {}
     for context in scan.pages:
-        if is_under(context.path, target) and (reverted := revert_page(read(context.path), context, config)):
-            edits[context.path] = reverted
-    return Plan(pages=page_edits(read, edits))
+        if not is_under(context.path, target):
+            continue
+        before = read(context.path)
+        edits = base_edits.get(context.path, ())
+        reverted = revert_page(apply_edits(before, edits), context, config)
+        if reverted:
+            composed[context.path] = compose(before, edits, reverted)
+    for page, edits in base_edits.items():
+        composed.setdefault(page, list(edits))
+    return Plan(base.renames, base.strips, page_edits(read, composed), base.merges, base.problems)
 
 
 def revert_page(data: bytes, page: PageContext, config: Config) -> list[Edit]:
@@ -149,8 +162,7 @@ def rewrite_page(
     text = data.decode("utf-8", "surrogateescape")
     found = find_refs(text, config, markdown=is_markdown(page.path.name), with_elements=True)
     refs = {raw.start: raw for raw in found.refs}
-    sizes = found.front_matter.get(FRONT_MATTER_SIZES)
-    sizes = sizes.strip() if isinstance(sizes, str) and sizes.strip() else config.sizes
+    sizes = page_sizes(found.front_matter, config)
     result = _Page()
     for element in found.elements:
         raw = refs.get(element.url_start)
@@ -158,7 +170,8 @@ def rewrite_page(
             continue
         ref = resolve(raw)
         written = data[element.start : element.end]
-        markup, why_not = _markup(data, element, raw, ref, page, site, sizes, variants)
+        background = config.placeholder == Placeholder.BLUR
+        markup, why_not = _markup(data, element, raw, ref, page, site, sizes, variants, background)
         where = (page.path, element.line, ref.file)
         if markup is None:
             if why_not == NO_VARIANTS:
@@ -180,6 +193,12 @@ def rewrite_page(
     return result
 
 
+def page_sizes(front_matter: Mapping[str, Any], config: Config) -> str:
+    """The `sizes` of a page's markup: its front matter's `gallery_sizes`, else [gallery] sizes."""
+    sizes = front_matter.get(FRONT_MATTER_SIZES)
+    return sizes.strip() if isinstance(sizes, str) and sizes.strip() else config.sizes
+
+
 def _markup(
     data: bytes,
     element: ImageElement,
@@ -189,6 +208,7 @@ def _markup(
     site: Site,
     sizes: str,
     variants: Callable[[PurePosixPath], SourceEntry | None],
+    background: bool,
 ) -> tuple[str | None, str]:
     """The element's markup, or None and why not ("" when there is nothing to do: remote, SVG, broken)."""
     usable = ref.status == Status.OK or (ref.status == Status.NOT_RENDERED and raw.raw_html and raw.rendered)
@@ -216,14 +236,14 @@ def _markup(
     params = dict(element.attributes)
     if element.kind == RefKind.SHORTCODE:
         shown = Shown(element.alt, None, _figure_image_attributes(params))
-        inner = picture(entry, url, shown, sizes, original=None)
+        inner = picture(entry, url, shown, sizes, original=None, background=background)
         return (figure(original, params, inner) if inner else None), ""
     shown = Shown(element.alt, element.title, element.attributes if element.kind == RefKind.HTML else ())
     newline = ""
     if element.block:  # the next lines are indented as the first, to stay in the same list item
         crlf = data.find(b"\n", element.end) == data.find(b"\r\n", element.end) + 1
         newline = ("\r\n" if crlf else "\n") + indent
-    return picture(entry, url, shown, sizes, original, newline), ""
+    return picture(entry, url, shown, sizes, original, newline, background), ""
 
 
 def _figure_image_attributes(params: Mapping[str, str]) -> Sequence[tuple[str, str | None]]:

@@ -8,13 +8,15 @@ Everything here is pure: bytes and settings in, bytes out, so it runs unchanged 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import logging
 import re
 import struct
 import warnings
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from io import BytesIO
 from typing import IO, Any
@@ -22,16 +24,21 @@ from typing import IO, Any
 from PIL import Image, ImageChops, ImageCms, ImageSequence, UnidentifiedImageError, features
 
 from .errors import ConfigError, reject_unknown_keys
+from .heif import SIGNATURE, is_heif
+from .png_bands import PngLayout, png_bands, png_layout, trailing_info
+from .webp_scaled import scaled_webp
 
 FORMATS = ("avif", "webp", "fallback")
 # The only formats gallery opens, headers or pixels (JPEG's opener also returns MPO). Never EPS: Pillow hands
 # it to Ghostscript. Nor PSD, PCX and the other formats Pillow knows, which no browser shows.
-DECODED = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP", "ICO")
-# Image formats Pillow opens only with a plugin gallery does not use, by their first bytes.
+# HEIF (iPhone HEIC) only with the extra gallery[heic]: pillow-heif's opener, registered when a HEIF file is met.
+DECODED = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP", "ICO", "HEIF")
+# Image formats Pillow opens only with a plugin, by their first bytes, and what to do about it.
 _PLUGIN_FORMATS = (
-    (re.compile(rb"....ftyp(?:heic|heix|hevc|hevx|heim|heis|mif1|msf1)", re.DOTALL), "HEIC/HEIF", "pillow-heif"),
-    (re.compile(rb"\xff\x0a|\0\0\0\x0cJXL "), "JPEG XL", "pillow-jxl-plugin"),
+    (SIGNATURE, "HEIC/HEIF", "pillow-heif", "pip install 'gallery[heic]', or convert it to JPEG"),
+    (re.compile(rb"\xff\x0a|\0\0\0\x0cJXL "), "JPEG XL", "pillow-jxl-plugin", "convert it to JPEG or PNG"),
 )
+_LOSSY = ("JPEG", "MPO", "HEIF")  # their colour count says nothing: the fallback of an opaque one is JPEG
 # What Pillow raises on data cut short or corrupt: RuntimeError from its AVIF plugin, IndexError and struct.error
 # from a GIF frame cut short, ValueError also for a PNG text chunk that would inflate past
 # PngImagePlugin.MAX_TEXT_CHUNK (a zTXt or iTXt bomb: refused, never inflated).
@@ -53,7 +60,10 @@ _TRANSPOSE = {
 _ANIMATED = ("GIF", "WEBP", "PNG", "AVIF")
 _SVG = re.compile(rb"<svg\b[^>]*>", re.IGNORECASE)
 _SVG_ATTR = re.compile(rb"""\b(width|height|viewBox)\s*=\s*["']([^"']*)["']""")
+PLACEHOLDER_EDGE = 16  # px: 16x12 for a 4:3 photo, about 150 bytes of WebP
+PLACEHOLDER_QUALITY = 60  # measured: bytes against colour error of the blurred preview (README)
 _REDUCING_GAP = 3.0  # Pillow: "3.0 is indistinguishable from fair resampling"; measured in bench/README.md
+_BAND_BYTES = 8 << 20  # what a band of a full-size image (4 bytes a pixel) holds while it is converted or reduced
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,7 @@ class SourceInfo:
     format: str  # Pillow's name ("JPEG", "PNG", ...) or "SVG"
     fallback: str  # the <img> format: "jpeg", "png", "gif"; with no variants, the source's ("svg", "gif", ...)
     animated: bool
+    placeholder: str = ""  # see `placeholder`: "" for SVG, animations and images with transparency
 
 
 def variant_specs(width: int, height: int, fallback: str, settings: VariantSettings) -> tuple[VariantSpec, ...]:
@@ -144,10 +155,10 @@ def fallback_format(image: Image.Image) -> str:
     """The fallback format: gif if animated, png for visible alpha or few colours (a 256-colour palette), else jpeg."""
     if _is_animated(image):
         return "gif"
-    if image.format in ("JPEG", "MPO"):
-        return "jpeg"  # a lossy source: its colour count says nothing
     if _has_alpha(image):
         return "png"
+    if image.format in _LOSSY:
+        return "jpeg"
     # A palette or greyscale source always fits; getcolors stops counting past maxcolors (about 20 ms on 24 MP).
     if image.mode in ("1", "L", "LA", "P", "PA", "F") or image.mode.startswith("I") or image.getcolors(256):
         return "png"
@@ -161,7 +172,9 @@ def render_variants(data: bytes, settings: VariantSettings) -> tuple[SourceInfo,
         return SourceInfo(svg[0], svg[1], "SVG", "svg", False), ()
     with pillow_limits(settings.max_pixels):
         image = open_image(data, settings.max_pixels)
-        return (_render_animation if _is_animated(image) else _render_still)(image, settings)
+        if _is_animated(image):
+            return _render_animation(image, settings)
+        return _render_still(image, data, settings)
 
 
 def _checked(key: str, value: Any, where: str) -> Any:
@@ -240,9 +253,26 @@ def decoded_formats() -> tuple[str, ...]:
     return tuple(f for f in DECODED if f in Image.OPEN)
 
 
+@functools.cache
+def _heif_opener() -> bool:
+    """Register pillow-heif's opener with Pillow (once, and only when a HEIF file is met: importing it takes
+    about 20 ms); False when the extra gallery[heic] is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    # No thumbnails, depth maps or auxiliary images: gallery only reads the primary picture.
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    decoded_formats.cache_clear()
+    return True
+
+
 def open_header(fp: IO[bytes], max_pixels: int) -> Image.Image:
     """Open lazily (the header only) with the allowed decoders; ValueError saying why when it cannot be,
     or when the image has more than `max_pixels` pixels."""
+    if is_heif(fp.read(12)):
+        _heif_opener()
+    fp.seek(0)
     # Pillow's own limit is off while it reads the header, so that the size is known for the message;
     # nothing is decoded before the test below, but for an ICO file, tested first.
     largest = max(_ico_sizes(fp), key=lambda size: size[0] * size[1], default=(0, 0))
@@ -304,9 +334,9 @@ def unreadable_reason(head: bytes, error: Exception) -> str:
         return f"cannot open {known} image: {detail}"
     if known is not None:
         return f"{known} image: gallery reads only {', '.join(DECODED)} and SVG"
-    for signature, name, plugin in _PLUGIN_FORMATS:
+    for signature, name, plugin, fix in _PLUGIN_FORMATS:
         if signature.match(head):
-            return f"{name} image: Pillow decodes it only with a plugin ({plugin}); convert it to JPEG or PNG"
+            return f"{name} image: Pillow decodes it only with a plugin ({plugin}); {fix}"
     return f"not an image Pillow can read (gallery reads {', '.join(DECODED)} and SVG)"
 
 
@@ -353,8 +383,93 @@ def _sizes(specs: tuple[VariantSpec, ...], width: int, height: int) -> list[tupl
     return [(w, max(1, (2 * w * height + width) // (2 * width))) for w in widths]
 
 
-def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+def _resized(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None
+) -> Image.Image:
+    """`image` (or its `box`) resized to `size` with Lanczos, after an integer box reduce (reducing_gap)."""
+    if image.size == size and box is None:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
+
+
+def reduction(size: tuple[int, int], target: tuple[int, int], gap: float) -> tuple[int, int]:
+    """The integer box reduction (per axis) that Pillow's resize(target, reducing_gap=gap) applies first."""
+    return max(1, int(size[0] / target[0] / gap)), max(1, int(size[1] / target[1] / gap))
+
+
+def band_rows(width: int, multiple: int = 1) -> int:
+    """The rows of a band of an image `width` px wide: a few MB at 4 bytes a pixel, a `multiple` of rows."""
+    return max(1, _BAND_BYTES // (4 * width * multiple)) * multiple
+
+
+def bands(image: Image.Image, multiple: int = 1) -> Iterator[tuple[int, Image.Image]]:
+    """(top row, copy of those rows) of a loaded `image`, a few MB at a time, each band a `multiple` of rows high."""
+    rows = band_rows(image.width, multiple)
+    for top in range(0, image.height, rows):
+        yield top, image.crop((0, top, image.width, min(image.height, top + rows)))
+
+
+def reduced(
+    image: Image.Image, factor: tuple[int, int], convert: Callable[[Image.Image], Image.Image],
+    decoded: Iterator[tuple[int, Image.Image]] | None = None,
+) -> Image.Image:  # fmt: skip
+    """`convert(image).reduce(factor)`, made a band at a time: neither a full-size converted copy nor the
+    full-size premultiplied copy Pillow's reduce makes of RGBA and LA ever exists. Same pixels, as `convert`
+    works pixel by pixel and bands are whole blocks of `factor` rows. The bands are cut from the loaded
+    `image`, or come `decoded` a band at a time (a large PNG), each a multiple of `factor` rows high."""
+    out: Image.Image | None = None
+    for top, band in bands(image, factor[1]) if decoded is None else decoded:
+        small = convert(band)
+        small = small if factor == (1, 1) else small.reduce(factor)
+        if out is None:
+            out = Image.new(small.mode, (-(-image.width // factor[0]), -(-image.height // factor[1])))
+        out.paste(small, (0, top // factor[1]))
+    assert out is not None  # an image has at least one row
+    return out
+
+
+def shrunk(
+    image: Image.Image, data: bytes, factor: tuple[int, int], convert: Callable[[Image.Image], Image.Image]
+) -> Image.Image:
+    """`convert` of `image`'s pixels (`data`) box-reduced by `factor`: libwebp scales a lossy WebP while it decodes
+    it, a PNG is decoded and reduced a band at a time; other images are decoded whole (a JPEG at its draft
+    scale) and reduced a band at a time."""
+    scaled = _scaled_webp(image, data, factor) if image.format == "WEBP" and factor != (1, 1) else None
+    if scaled is not None:
+        return convert(scaled)
+    layout = _png_layout(image, data) if factor != (1, 1) else None
+    if layout is not None:
+        return reduced(image, factor, convert, png_bands(image, data, layout, band_rows(image.width, factor[1])))
+    _decoded(image)
+    return convert(image) if factor == (1, 1) else reduced(image, factor, convert)
+
+
+def _png_layout(image: Image.Image, data: bytes) -> PngLayout | None:
+    """Where the pixels of PNG `image` (`data`) are, for png_bands, with the EXIF and text that follow them read
+    into `image.info`; None when it is to be decoded whole (not a PNG, or one png_bands does not read)."""
+    if image.format != "PNG" or not image.tile or (layout := png_layout(data)) is None:
+        return None
+    if (image.mode, image.size, image.tile[0][2]) != (layout.mode, (layout.width, layout.height), layout.idat[0][0]):
+        return None  # Pillow read the header otherwise: let it decode
+    try:
+        image.info.update(trailing_info(data, layout))
+    except (*PILLOW_ERRORS, zlib.error):
+        return None  # Pillow's decode says what is wrong with the chunk
+    # PngImageFile.getexif decodes the whole image unless info has "exif" (an eXIf chunk may follow the
+    # pixels, and Pillow reads those chunks only then): they were read above; None is "no EXIF" to getexif.
+    image.info.setdefault("exif", None)
+    return layout
+
+
+def upright(pixels: Image.Image, source: Image.Image) -> Image.Image:
+    """`pixels` of `source` (maybe reduced) turned as `source`'s EXIF orientation says."""
+    orientation = _orientation(source)
+    return pixels.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else pixels
+
+
+def _reduced_box(size: tuple[int, int], factor: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The whole source, in the coordinates of its reduction by `factor` (the last block may be partial)."""
+    return 0.0, 0.0, size[0] / factor[0], size[1] / factor[1]
 
 
 def _orientation(image: Image.Image) -> int:
@@ -367,30 +482,59 @@ def _has_alpha(image: Image.Image) -> bool:
     """Whether some pixel is not fully opaque."""
     if not image.has_transparency_data:
         return False
-    alpha = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
-    low, _ = alpha.getchannel("A").getextrema()
-    return isinstance(low, int) and low < 255
+    for _, band in bands(image):  # a band at a time: a palette image converted whole to RGBA is 4 bytes a pixel
+        low, _ = (band if band.mode in ("RGBA", "LA") else band.convert("RGBA")).getchannel("A").getextrema()
+        if isinstance(low, int) and low < 255:
+            return True
+    return False
 
 
-def _render_still(image: Image.Image, settings: VariantSettings) -> tuple[SourceInfo, tuple[RenderedVariant, ...]]:
-    """Decode once (at a reduced DCT scale for JPEG), then resize largest first and encode each width."""
+def _render_still(
+    image: Image.Image, data: bytes, settings: VariantSettings
+) -> tuple[SourceInfo, tuple[RenderedVariant, ...]]:
+    """Decode once, at the smallest scale the decoder offers (JPEG's DCT scaling, libwebp's rescaler), reduce
+    by an integer factor a band at a time, then resize largest first and encode each width. At most one
+    full-size buffer exists (the decoded image of a TIFF, AVIF, GIF, lossless WebP or a PNG png_bands does not
+    read: a large 8-bit one is decoded a band at a time); see bench/README.md."""
     source_format = image.format or ""
-    if source_format not in ("JPEG", "MPO"):
+    layout = _png_layout(image, data)
+    if source_format not in ("JPEG", "MPO", "WEBP") and layout is None:
         _decoded(image)  # no draft for these; PNG may also keep its EXIF after the pixel data
     orientation = _orientation(image)
     swap = orientation in (5, 6, 7, 8)
     width, height = (image.height, image.width) if swap else image.size
-    fallback = fallback_format(image)
-    specs = variant_specs(width, height, fallback, settings)
-    sizes = _sizes(specs, width, height)
+    widest = _sizes(variant_specs(width, height, "jpeg", settings), width, height)[0]  # whatever the fallback
+    largest = widest[::-1] if swap else widest  # as stored
     if source_format in ("JPEG", "MPO"):
-        largest = sizes[0][::-1] if swap else sizes[0]
         image.draft(image.mode, largest)  # the smallest DCT scale (1/8, 1/4, 1/2) still at least `largest`
         _decoded(image)
-    current, icc = _normalized(image, source_format, fallback)
+    factor = reduction(image.size, largest, _REDUCING_GAP)
+    if layout is not None and factor == (1, 1):
+        _decoded(image)  # not much larger than the largest variant: as fast, and no band to gain
+        layout = None
+    scaled = _scaled_webp(image, data, factor) if source_format == "WEBP" and factor != (1, 1) else None
+    if scaled is None and source_format == "WEBP":
+        _decoded(image)
+    if layout is not None:
+        survey = _Survey(image)
+        banded = png_bands(image, data, layout, band_rows(image.width, factor[1]))
+        current, fallback = reduced(image, factor, survey, banded), survey.fallback()
+    else:
+        fallback = fallback_format(image if scaled is None else scaled)
+    specs = variant_specs(width, height, fallback, settings)
+    sizes = _sizes(specs, width, height)
+    box = None
+    if factor != (1, 1):
+        if layout is None:
+            alpha = fallback == "png" and _has_alpha(image if scaled is None else scaled)
+            reducible = functools.partial(_reducible, alpha=alpha)
+            current = reducible(scaled) if scaled is not None else reduced(image, factor, reducible)
+        current.info = {k: v for k, v in image.info.items() if k != "transparency"}  # the profile, Adobe's marker
+        box = _reduced_box(image.size, factor)
+    current, icc = _normalized(image if box is None else current, source_format, fallback)
     # The largest width is resized before transposing and colour conversion (fewer pixels to move), and
     # each smaller width from the one before it.
-    current = _resized(current, sizes[0][::-1] if swap else sizes[0])
+    current = _resized(current, largest, box)
     current = current.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else current
     current, icc = _colour_managed(current, icc, settings.color)
     rendered: list[RenderedVariant] = []
@@ -401,8 +545,88 @@ def _render_still(image: Image.Image, settings: VariantSettings) -> tuple[Source
             for spec in specs
             if spec.width == size[0]
         ]
-    info = SourceInfo(width, height, source_format, fallback, False)
+    info = SourceInfo(width, height, source_format, fallback, False, placeholder(current, icc))
     return info, tuple(sorted(rendered, key=lambda r: specs.index(r.spec)))
+
+
+def placeholder(image: Image.Image, icc: bytes | None) -> str:
+    """A `data:` URI of `image` at most PLACEHOLDER_EDGE px on its long edge, sRGB WebP without metadata (about
+    200 characters): shown behind the <img> while it loads, a browser's smooth upscaling blurs it. "" for an
+    image with transparency, which would show it through."""
+    if "A" in image.mode:
+        return ""
+    scale = PLACEHOLDER_EDGE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    small = image.resize(size, Image.Resampling.BOX) if scale < 1 else image
+    # No profile in 200 bytes: the colours themselves go to sRGB, as browsers show untagged images.
+    small = _to_srgb(small, icc, "RGB") if icc is not None else small.convert("RGB")
+    out = BytesIO()
+    small.save(out, "WEBP", quality=PLACEHOLDER_QUALITY, method=6)
+    return "data:image/webp;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def placeholder_of(data: bytes, max_pixels: int) -> str:
+    """The placeholder of a variant (upright, no EXIF): for one made before placeholders were, nothing re-rendered."""
+    with pillow_limits(max_pixels):
+        image = open_image(data, max_pixels)
+        if _is_animated(image):
+            return ""
+        image.draft("RGB", (PLACEHOLDER_EDGE, PLACEHOLDER_EDGE))  # JPEG: decoded at 1/8 scale
+        _decoded(image)
+        current, icc = _normalized(image, image.format or "", fallback_format(image))
+        return placeholder(current, icc)
+
+
+class _Survey:
+    """Converts the bands of a still for `reduced` as `_reducible` does, keeping the alpha channel while some
+    pixel may use it, and learns on the way what `fallback_format` asks of the whole image: whether some
+    pixel is transparent, and whether it has at most 256 colours. One pass over a PNG decoded in bands.
+    Reducing with an opaque alpha channel gives the pixels reducing without it does (premultiplying by 255
+    changes nothing); `_normalized` then drops the channel."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self._truecolour = image.mode in ("RGB", "RGBA")  # grey and palette images always fit in a PNG
+        self._maybe_alpha = image.has_transparency_data
+        self._alpha = False
+        self._colours: set[Any] | None = set() if self._truecolour else None  # None: more than 256 or not counted
+
+    def __call__(self, band: Image.Image) -> Image.Image:
+        converted = _reducible(band, alpha=self._maybe_alpha)
+        if self._maybe_alpha and not self._alpha:
+            low, _ = converted.getchannel("A").getextrema()
+            self._alpha = isinstance(low, int) and low < 255
+        if self._colours is not None and not self._alpha:
+            found = converted.getcolors(256)
+            self._colours = None if found is None else self._colours.union(colour for _, colour in found)
+            self._colours = None if self._colours is None or len(self._colours) > 256 else self._colours
+        return converted
+
+    def fallback(self) -> str:
+        """fallback_format of the image whose bands were all converted."""
+        return "png" if self._alpha or not self._truecolour or self._colours is not None else "jpeg"
+
+
+def _reducible(image: Image.Image, alpha: bool) -> Image.Image:
+    """`image` in a mode Pillow can box-reduce (not P, 1 or 16-bit): the mode `_normalized` would convert it to,
+    or, for CMYK, 32-bit and float pixels (converted after), the same."""
+    if image.mode in ("CMYK", "I", "F"):
+        return image
+    if image.mode.startswith("I"):
+        return image.convert("I")
+    target = _target_mode(image.mode, alpha)
+    return image if image.mode == target else image.convert(target)
+
+
+def _target_mode(mode: str, alpha: bool) -> str:
+    """L, LA, RGB or RGBA: grey stays grey, an alpha channel is kept only when some pixel uses it."""
+    grey = mode in ("1", "L", "LA", "La")
+    return ("LA" if alpha else "L") if grey else ("RGBA" if alpha else "RGB")
+
+
+def _scaled_webp(image: Image.Image, data: bytes, factor: tuple[int, int]) -> Image.Image | None:
+    """A lossy still WebP decoded by libwebp straight to its size reduced by `factor` (None: decode with Pillow)."""
+    size = (-(-image.width // factor[0]), -(-image.height // factor[1]))
+    return scaled_webp(data, size, image.mode == "RGBA")
 
 
 def _normalized(image: Image.Image, source_format: str, fallback: str) -> tuple[Image.Image, bytes | None]:
@@ -421,9 +645,8 @@ def _normalized(image: Image.Image, source_format: str, fallback: str) -> tuple[
         # so do the WebP and AVIF savers. Scale 0-65535 down to 0-255 first.
         image = image.convert("I").point(lambda v: v / 256).convert("L")
     else:
-        grey = mode in ("1", "L", "LA", "La")
         alpha = fallback == "png" and _has_alpha(image)  # an opaque alpha channel is dropped
-        target = ("LA" if alpha else "L") if grey else ("RGBA" if alpha else "RGB")
+        target = _target_mode(mode, alpha)
         image = image if mode == target else image.convert(target)
     if icc is not None and (image.mode in ("L", "LA") or icc[16:20] != b"RGB "):  # ICC header: colour space
         # A grey profile does not survive WebP (which stores grey as RGB), and a profile of another colour

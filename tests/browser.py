@@ -170,6 +170,11 @@ class _SharedBrowser:
 _shared = _SharedBrowser()
 
 
+def shared_browser() -> Browser:
+    """The test run's one Chromium (started on first use; skips or fails as require_chromium does)."""
+    return _shared.get()
+
+
 def _load_every_image(page: Page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 

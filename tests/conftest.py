@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -92,3 +93,37 @@ def fast_dir(tmp_path: Path):
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git, and for programs that run git: a fixed identity, no user or system config."""
+    return {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+    }
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """git in `cwd`, in `git_env()`; its output (and its hooks') comes back as text."""
+    return subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=check)
+
+
+def snapshot_checkout(dest: Path) -> str:
+    """The checkout under test as its next commit would hold it (tracked and untracked files, uncommitted
+    changes included, ignored files not) copied to `dest` and committed there: what pre-commit and GitHub
+    fetch of this repository. Returns the commit."""
+    listed = git(REPO, "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():  # a tracked file deleted in the working tree is not part of the next commit
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "snapshot of the checkout under test")
+    return git(dest, "rev-parse", "HEAD").stdout.strip()

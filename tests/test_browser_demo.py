@@ -12,8 +12,14 @@ from browser import measure, require_chromium, serve
 from conftest import run
 from test_hugo_e2e import MAIN_JOB, build, copy_demo
 
+from gallery.audit import read_report
+from gallery.config import DEFAULT_SIZES, Config
+from gallery.model import RefKind
+from gallery.plan import scan_site
+from gallery.site import read_site
+from gallery.weight import slot_width
+
 VIEWPORTS = ((390, 1), (390, 2), (1440, 1), (1440, 2))
-SLOT = {390: 390, 1440: 800}  # CSS px an image takes: [gallery] sizes = "(min-width: 840px) 800px, 100vw"
 PICTURE = re.compile(r"<picture\b.*?</picture>", re.DOTALL)
 AVIF_SRCSET = re.compile(r'<source type="image/avif" srcset="([^"]*)"')
 EVENT_PAGE = "4-event/4.2-event2/"
@@ -59,7 +65,7 @@ def test_every_image_loads_as_an_avif_variant_suited_to_the_viewport(
             assert len(variants) == len(pictures), page  # the rest: the layout's own front matter cover
             for image, picture in zip(variants, pictures, strict=True):
                 offered = sorted(int(c.split()[-1][:-1]) for c in AVIF_SRCSET.search(picture).group(1).split(", "))
-                needed = SLOT[width] * dpr
+                needed = slot_width(DEFAULT_SIZES, width) * dpr  # the demo's pages use [gallery] sizes
                 suited = next((w for w in offered if w >= needed), offered[-1])
                 assert image.current_src.endswith(".avif"), (page, image.current_src)
                 assert chosen_width(image.current_src) == suited, (page, width, dpr, image.current_src, offered)
@@ -77,3 +83,22 @@ def test_the_event_page_downloads_at_least_80_percent_fewer_image_bytes_on_a_pho
         print(f"{optimized.image_bytes:,} after optimize and fix-refs")
     assert all(image.complete and image.natural_width > 0 for image in optimized.images)
     assert optimized.image_bytes <= 0.2 * shipped.image_bytes
+
+
+def test_the_reports_page_weights_are_what_chromium_downloads(sites: tuple[Path, Path]) -> None:
+    """`gallery report`'s numbers, computed from the manifest and `sizes`, against Chromium's (DPR 1)."""
+    _, public = sites
+    site, table = read_site(public.parent / "after")
+    config = Config.from_table(table)
+    data, _ = read_report(site, config)
+    scan = scan_site(site, config)
+    urls = {page.path: page.url for page in scan.pages}
+    size = {image.path: image.bytes for image in scan.images}
+    # A front matter cover is left out of the report (the theme decides); the demo's layout shows it.
+    covers = {ref.page: size[ref.file] for ref in scan.refs if ref.ref.kind == RefKind.FRONTMATTER and ref.file}
+    assert len(data.pages) == 4
+    with serve(public) as base:
+        for page in data.pages:
+            for viewport, after in zip(data.viewports, page.after, strict=True):
+                found = measure(base + urls[page.page].lstrip("/"), viewport.width, viewport.dpr)
+                assert found.image_body_bytes == after + covers.get(page.page, 0), (page.page, str(viewport))
