@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import functools
 import io
 import json
 import os
@@ -36,7 +35,7 @@ from .dupes import folder_duplicates, site_duplicates
 from .errors import ConfigError, GalleryError
 from .executors import INSTALL_HINT, DaskExecutor, require_dask
 from .fixrefs import plan_fix_refs
-from .fs import ORIGINALS, read_site_bytes, write_atomic
+from .fs import ORIGINALS, cached_reader, read_site_bytes, write_atomic
 from .hook import Slot, data_path, hook_files, hook_findings, is_uncovered, slot, template_path
 from .htmlreport import report_html, report_summary
 from .hugo_config import enable_unsafe_html as enable_unsafe_html_in
@@ -664,7 +663,7 @@ def fix_refs_cmd(
 
     def planner(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
         if revert:
-            return plan_revert(config, target, scan, _reader(site))
+            return plan_revert(config, target, scan, cached_reader(site.root))
         if merge is not None:
             config = dataclasses.replace(config, merge_duplicates=merge)
         fixes = plan_fix_refs(site, config, target, scan, undecodable.append)
@@ -677,10 +676,10 @@ def fix_refs_cmd(
                 )
                 return fixes
             hook.append("install")
-            return plan_revert(config, target, scan, _reader(site), fixes)  # Hugo writes the markup now
+            return plan_revert(config, target, scan, cached_reader(site.root), fixes)  # Hugo writes the markup now
         if installed in (Slot.CURRENT, Slot.OURS):  # --mode rewrite leaves hook mode
             hook.append("remove")
-        rewrite = plan_rewrite(site, config, target, scan, _reader(site), fixes)
+        rewrite = plan_rewrite(site, config, target, scan, cached_reader(site.root), fixes)
         if rewrite.unbuilt:
             click.echo(
                 f"note: {len(rewrite.unbuilt)} images have no current variants: run `gallery optimize` first", err=True
@@ -755,13 +754,8 @@ def _change_hook_files(
 def _unoptimized(site: Site, config: Config, result: ScanResult) -> tuple[Finding, ...]:
     """The `unoptimized` findings: hook mode's where gallery's render hook is installed, else the rewriter's."""
     if slot(_bytes_or_none(site.root, template_path(site))) not in (Slot.CURRENT, Slot.OURS):
-        return plan_rewrite(site, config, PurePosixPath("."), result, _reader(site)).findings
+        return plan_rewrite(site, config, PurePosixPath("."), result, cached_reader(site.root)).findings
     variants = Variants(site.root, config)
     wanted = hook_files(site, result, variants, config.sizes)
     stale = [path for path, data in wanted.items() if _bytes_or_none(site.root, path) != data]
     return hook_findings(result, variants, bool(variants.entries), stale)
-
-
-def _reader(site: Site) -> Callable[[PurePosixPath], bytes]:
-    """Page bytes, each read once per run."""
-    return functools.cache(lambda path: read_site_bytes(site.root, path))

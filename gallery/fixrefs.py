@@ -14,7 +14,6 @@ files, never writes.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -25,7 +24,7 @@ from .check import problem_message
 from .config import Config, MergeMode
 from .dupes import site_duplicates
 from .edit import retarget_url, same_name, url_like
-from .fs import find_names_outside_content, read_site_bytes
+from .fs import cached_reader, find_names_outside_content
 from .hook import own_data_files
 from .markdown_inline import unescape
 from .model import (
@@ -59,7 +58,7 @@ def plan_fix_refs(
 
     An image that duplicate detection cannot decode is passed to `failed`.
     """
-    read = functools.cache(lambda path: read_site_bytes(site.root, path))
+    read = cached_reader(site.root)
     merging = _plan_site_merges(site, config, target, scan, read, failed)
     merged_into = {merge.duplicate: merge.keep for merge in merging.merges}
     urls = {image.path: image.url for image in scan.images if image.url is not None}

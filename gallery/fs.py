@@ -743,6 +743,11 @@ def keep_original(root: Path, path: PurePosixPath) -> PurePosixPath:
         stored = (ORIGINALS / path).with_name(f"{path.stem}.{count}{path.suffix}")
 
 
+def cached_reader(root: Path) -> Callable[[PurePosixPath], bytes]:
+    """`read_site_bytes` for one run: each file read once (pages are small and read by several stages)."""
+    return functools.cache(lambda path: read_site_bytes(root, path))
+
+
 def read_site_bytes(root: Path, path: PurePosixPath) -> bytes:
     """The bytes of a regular file inside the site; OSError naming the file otherwise."""
     fd = _open_regular(root, path)

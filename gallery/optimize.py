@@ -6,7 +6,6 @@ Reads files, never writes: the result is a Plan that apply.py carries out.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import re
 from collections import defaultdict
@@ -16,7 +15,7 @@ from urllib.parse import quote
 
 from .config import Config
 from .edit import apply_edits, retarget_url
-from .fs import find_folders_outside_content, find_names_outside_content, read_site_bytes, static_dirs
+from .fs import cached_reader, find_folders_outside_content, find_names_outside_content, read_site_bytes, static_dirs
 from .hook import own_data_files
 from .metadata import Metadata, read_metadata
 from .model import Edit, Finding, ImageRef, PageEdit, Plan, Rename, ScanResult, StripMetadata
@@ -31,7 +30,7 @@ def is_under(path: PurePosixPath, folder: PurePosixPath) -> bool:
 def plan_optimize(site: Site, config: Config, target: PurePosixPath, scan: ScanResult) -> Plan:
     """Renames and metadata removals for the images under `target`, and the page edits they need."""
     images = [image for image in scan.images if is_under(image.path, target)]
-    read = functools.cache(lambda path: read_site_bytes(site.root, path))  # pages: small, read more than once
+    read = cached_reader(site.root)
     digests: dict[PurePosixPath, str] = {}
     metadata: dict[PurePosixPath, Metadata] = {}
     for image in images:
